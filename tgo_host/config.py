@@ -1,0 +1,123 @@
+"""Build :class:`~tgo_host.settings.Settings` from defaults < TOML file < environment < flags.
+
+Every field of ``Settings`` can be set in the config file under its own
+name (``render_timeout = 5.0``), in the environment as ``TGO_`` + its name
+upper-cased (``TGO_RENDER_TIMEOUT=5``), and on the command line where a flag
+exists. ``TGO_SOCKET_PATH`` is also what plugins read, so it doubles as the
+socket setting. Errors name the source and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from typing import Any, Mapping
+
+import attrs
+
+from .settings import Settings
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+_FIELDS = {f.name: f for f in attrs.fields(Settings)}
+
+
+def _kind(name: str) -> type:
+    annotation = str(_FIELDS[name].type)
+    if "float" in annotation:
+        return float
+    if "int" in annotation:
+        return int
+    if "list" in annotation:
+        return list
+    return str
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    """Check/convert one value for field ``name``; raise :class:`ConfigError` naming ``source``."""
+    kind = _kind(name)
+    where = f"{source}: {name}"
+    if name == "socket_mode":
+        if isinstance(value, str):
+            try:
+                value = int(value, 8)
+            except ValueError:
+                raise ConfigError(f"{where}: expected an octal mode like 0660, got {value!r}") from None
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777:
+            raise ConfigError(f"{where}: expected a file mode between 0 and 0777")
+        if value & 0o007:
+            raise ConfigError(f"{where}: mode {value:04o} would make the socket world-accessible; refusing")
+        return value
+    if isinstance(value, str) and source.startswith(("environment", "flag")) and kind in (int, float):
+        try:
+            value = kind(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number of seconds, got {value!r}")
+        if value <= 0:
+            raise ConfigError(f"{where}: must be greater than 0, got {value!r}")
+        return float(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if value <= 0:
+            raise ConfigError(f"{where}: must be greater than 0, got {value!r}")
+        return value
+    if kind is list:
+        if isinstance(value, str):
+            value = [v for v in value.split(os.pathsep) if v]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"{where}: expected one of debug, info, warning, error")
+    return value
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Parse a TOML config file into field values; unknown keys are errors."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            raise ConfigError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(_FIELDS))})")
+        values[key] = _convert(key, value, path)
+    return values
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for name in _FIELDS:
+        env_name = "TGO_" + name.upper()
+        if env_name in environ and environ[env_name] != "":
+            values[name] = _convert(name, environ[env_name], f"environment {env_name}")
+    return values
+
+
+def load_settings(
+    config_file: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge defaults, ``config_file``, ``environ`` and flag ``overrides`` (None values ignored)."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(read_config_file(config_file))
+    values.update(read_environment(os.environ if environ is None else environ))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _convert(name, value, f"flag --{name.replace('_', '-')}")
+    return Settings(**values)

@@ -1,0 +1,158 @@
+"""The host: one nursery tree that owns every long-lived task and the shutdown order.
+
+::
+
+    Host.serve                         root nursery
+    ├─ signal watcher                  SIGTERM/SIGINT → graceful stop; second signal → hard stop
+    ├─ sessions nursery                one PluginSession.run per connection (outlives accepting)
+    └─ services nursery                what stops first on shutdown
+       ├─ plugin listener              accept loop on the Unix socket
+       └─ HTTP API                     (when enabled) hypercorn, stopped by the host's stop event
+
+Graceful stop, in order: stop accepting plugin connections and HTTP
+requests (in-flight HTTP requests finish or hit their deadline), send
+``shutdown`` to every plugin concurrently under one grace deadline, close
+every session, then close the listening socket and remove its file.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any, Awaitable, Callable
+
+import trio
+
+from .plugins.dispatch import Dispatcher
+from .plugins.listener import bind_unix_listener, remove_socket_file, serve_listener
+from .plugins.peer import PeerInfo
+from .plugins.registry import Registry
+from .plugins.session import PluginSession
+from .settings import Settings
+
+log = logging.getLogger("tgo_host")
+
+Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
+
+
+class Host:
+    """Owns the registry, the dispatcher and the task tree built by :meth:`serve`.
+
+    ``services`` are extra long-running tasks (the HTTP API, the process
+    supervisor) started in the services nursery with ``nursery.start``; each
+    must return promptly once :attr:`stopping` is set.
+    """
+
+    def __init__(self, settings: Settings, *, services: list[Service] | None = None, check_registration: Any = None) -> None:
+        self.settings = settings
+        self.registry = Registry()
+        self.dispatcher = Dispatcher(self.registry)
+        self.services = list(services or [])
+        self.check_registration = check_registration
+        self.stopping = trio.Event()
+        self.ready = False
+        self.forced = False
+        self._connections: set[PluginSession] = set()
+        self._root_scope: trio.CancelScope | None = None
+
+    @property
+    def connection_count(self) -> int:
+        """Live plugin connections, registered or not."""
+        return len(self._connections)
+
+    def request_stop(self) -> None:
+        """Begin the graceful shutdown cascade (idempotent)."""
+        if not self.stopping.is_set():
+            log.info("shutting down: %d plugin connection(s)", len(self._connections))
+            self.stopping.set()
+
+    def force_stop(self) -> None:
+        """Cancel everything now: no ``shutdown`` requests, sessions dropped."""
+        log.warning("forced stop")
+        self.forced = True
+        self.stopping.set()
+        if self._root_scope is not None:
+            self._root_scope.cancel()
+
+    async def serve(self, *, handle_signals: bool = False, task_status: trio.TaskStatus["Host"] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the host until stopped. Reports itself via ``task_status`` once accepting.
+
+        Raises :class:`~tgo_host.plugins.listener.SocketPathError` before
+        starting anything if the socket cannot be created.
+        """
+        settings = self.settings
+        listener = bind_unix_listener(settings.socket_path, mode=settings.socket_mode, group=settings.socket_group)
+        log.info("listening for plugins on %s (mode %o)", settings.socket_path, settings.socket_mode)
+        try:
+            with trio.CancelScope() as self._root_scope:
+                async with trio.open_nursery() as root:
+                    if handle_signals:
+                        root.start_soon(self._watch_signals)
+                    async with trio.open_nursery() as sessions:
+                        async with trio.open_nursery() as services:
+                            accepting = trio.CancelScope()
+
+                            async def accept(task_status: trio.TaskStatus[None]) -> None:
+                                with accepting:
+                                    await serve_listener(
+                                        listener,
+                                        self._run_session,
+                                        sessions,
+                                        max_connections=settings.max_connections,
+                                        active=lambda: len(self._connections),
+                                        task_status=task_status,
+                                    )
+
+                            await services.start(accept)
+                            for service in self.services:
+                                await services.start(service, self)
+                            self.ready = True
+                            task_status.started(self)
+                            await self.stopping.wait()
+                            self.ready = False
+                            accepting.cancel()
+                            # Other services (HTTP) finish their in-flight work, within a bound.
+                            services.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace + 1
+                        await self._shutdown_sessions()
+                        sessions.cancel_scope.cancel()
+                    root.cancel_scope.cancel()
+        finally:
+            remove_socket_file(settings.socket_path, listener)
+            log.info("socket %s closed and removed; host stopped", settings.socket_path)
+
+    async def _run_session(self, stream: trio.SocketStream, peer: PeerInfo) -> None:
+        session = PluginSession(stream, peer, self.settings, self.registry, check_registration=self.check_registration)
+        if self.stopping.is_set():
+            session.close("host is shutting down")
+        self._connections.add(session)
+        try:
+            await session.run()
+        finally:
+            self._connections.discard(session)
+
+    async def _shutdown_sessions(self) -> None:
+        """Send ``shutdown`` to every connection concurrently, under one grace deadline."""
+        sessions = list(self._connections)
+        if not sessions:
+            return
+        grace = self.settings.shutdown_grace
+        log.info("sending shutdown to %d plugin(s), grace %g s", len(sessions), grace)
+        async with trio.open_nursery() as nursery:
+            for session in sessions:
+                if session.is_registered:
+                    nursery.start_soon(session.shutdown, grace)
+                else:
+                    session.close("host shutdown")
+        acknowledged = sum(1 for s in sessions if s.shutdown_acknowledged)
+        log.info("shutdown acknowledged by %d of %d plugin(s)", acknowledged, len(sessions))
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if not self.stopping.is_set():
+                    log.info("received %s", signal.Signals(signum).name)
+                    self.request_stop()
+                else:
+                    log.warning("received %s again", signal.Signals(signum).name)
+                    self.force_stop()
+                    return

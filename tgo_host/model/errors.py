@@ -1,0 +1,31 @@
+"""The one error the model layer raises: a reason plus the path to the first bad field."""
+
+from __future__ import annotations
+
+
+class ValidationError(ValueError):
+    """Input that does not fit the model.
+
+    ``path`` locates the first bad value (``"capabilities[1].type"``,
+    ``"data.items[0].label"``; ``""`` for the root) and ``reason`` says what is
+    wrong with it (``"required"``, ``"expected a string"``, ...).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+def join_path(head: str, tail: str) -> str:
+    """Join two path fragments: ``join_path("data", "items[0]")`` -> ``"data.items[0]"``."""
+    if not head:
+        return tail
+    if not tail:
+        return head
+    if tail[0] == "[":
+        return head + tail
+    return f"{head}.{tail}"

@@ -1,0 +1,40 @@
+"""URL scheme checks, done the way a browser reads the scheme."""
+
+from __future__ import annotations
+
+import re
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# Browsers trim C0 controls and spaces around a URL and drop tabs and newlines
+# anywhere in it, so " java\tscript:" is still javascript.
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "file"})
+
+
+def url_scheme(url: str) -> str | None:
+    """The lower-cased scheme of ``url``, or None when it is relative."""
+    match = _SCHEME.match(url.strip(_C0_AND_SPACE).translate(_TAB_NEWLINE))
+    return match.group(1).lower() if match else None
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` may not be opened or embedded, or None when it is absolute http(s)."""
+    if url.startswith(("https://", "http://")):
+        return None
+    scheme = url_scheme(url)
+    if scheme in ("http", "https"):
+        return None
+    if scheme is None:
+        return "must be an absolute http or https URL"
+    return f"scheme {scheme!r} is not allowed (only http and https)"
+
+
+def link_url_problem(url: str) -> str | None:
+    """Why ``url`` may not be shown as a link, or None (relative, mailto:, tel: etc. pass)."""
+    if url.startswith(("https://", "http://")):
+        return None
+    scheme = url_scheme(url)
+    if scheme in _SCRIPT_SCHEMES:
+        return f"scheme {scheme!r} is not allowed in a link"
+    return None

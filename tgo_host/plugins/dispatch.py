@@ -1,0 +1,218 @@
+"""Calls into plugins on behalf of callers, with every result validated.
+
+The :class:`Dispatcher` is the host's Python API (the HTTP layer is a thin
+shell over it). Each call looks the plugin up (honouring project scoping),
+sends one request under its family's deadline, and validates the answer
+against the models: a render must be JSON-UI, an event must be JSON-ACTION.
+Failures are raised as :class:`~tgo_host.wire.errors.RpcFailure` subclasses
+that name the plugin; the visitor-panel fan-out reports them per plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import attrs
+import trio
+
+from ..model import (
+    ValidationError,
+    action_to_json,
+    parse_action,
+    parse_channel_manifest,
+    parse_iframe_config,
+    parse_send_result,
+    parse_tool_result,
+    parse_ui,
+    ui_to_json,
+    unstructure,
+)
+from ..wire.errors import InvalidResponse, RemoteError, RequestTimeout, RpcFailure
+from .registry import Registry
+from .session import PluginSession
+
+log = logging.getLogger("tgo_host.dispatch")
+
+EXTENSION_POINTS = ("visitor_panel", "chat_toolbar")
+
+
+class PluginNotFound(Exception):
+    """No registered plugin with this id is visible to the caller."""
+
+    def __init__(self, plugin_id: str) -> None:
+        super().__init__(f"plugin {plugin_id!r} is not connected")
+        self.plugin_id = plugin_id
+
+
+class CapabilityMissing(Exception):
+    """The plugin did not register the capability this call needs."""
+
+    def __init__(self, plugin_id: str, capability: str) -> None:
+        super().__init__(f"plugin {plugin_id!r} has no {capability} capability")
+        self.plugin_id = plugin_id
+        self.capability = capability
+
+
+class InvalidResult(InvalidResponse):
+    """The plugin's result failed validation (not JSON-UI, not JSON-ACTION, …)."""
+
+    def __init__(self, peer: str, method: str, error: ValidationError) -> None:
+        super().__init__(peer, f"{peer} returned an invalid result for {method!r}: {error}")
+        self.method = method
+        self.validation = str(error)
+
+
+@attrs.define
+class Panel:
+    plugin_id: str
+    title: str
+    icon: str | None
+    priority: int
+    ui: dict[str, Any]
+
+
+@attrs.define
+class PanelError:
+    plugin_id: str
+    title: str
+    error: str  # "timeout" | "plugin_error" | "invalid_result" | "disconnected" | "busy"
+    message: str
+    code: int | None = None
+    data: Any = None
+
+
+@attrs.define
+class FanOut:
+    panels: list[Panel]
+    errors: list[PanelError]
+
+
+def error_kind(exc: RpcFailure) -> str:
+    """A short, stable name for a failure, used in fan-out errors and metrics."""
+    if isinstance(exc, RequestTimeout):
+        return "timeout"
+    if isinstance(exc, RemoteError):
+        return "plugin_error"
+    if isinstance(exc, InvalidResponse):
+        return "invalid_result"
+    if type(exc).__name__ == "Busy":
+        return "busy"
+    return "disconnected"
+
+
+Observer = Callable[[str, str, str, float], None]
+
+
+class Dispatcher:
+    """Render/event/config/tool calls to plugins in ``registry``.
+
+    ``observe(plugin_id, method, outcome, seconds)`` is called after every
+    call (for metrics); ``outcome`` is ``"ok"`` or an :func:`error_kind`.
+    """
+
+    def __init__(self, registry: Registry, *, observe: Observer | None = None) -> None:
+        self.registry = registry
+        self._observe = observe
+
+    def session(self, plugin_id: str, project_id: str | None = None, capability: str | None = None) -> PluginSession:
+        """The visible session for ``plugin_id``; raises :class:`PluginNotFound`/:class:`CapabilityMissing`."""
+        session = self.registry.get(plugin_id, project_id)
+        if session is None:
+            raise PluginNotFound(plugin_id)
+        if capability is not None and not any(c.type == capability for c in session.capabilities):
+            raise CapabilityMissing(plugin_id, capability)
+        return session
+
+    async def _call(self, session: PluginSession, method: str, params: Any, parse: Callable[[Any], Any]) -> Any:
+        start = trio.current_time()
+        outcome = "ok"
+        try:
+            result = await session.call(method, params)
+            try:
+                return parse(result)
+            except ValidationError as exc:
+                raise InvalidResult(session.conn.name, method, exc) from None
+        except RpcFailure as exc:
+            outcome = error_kind(exc)
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(session.plugin_id or "?", method, outcome, trio.current_time() - start)
+
+    async def render(
+        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
+    ) -> dict[str, Any]:
+        """``<extension>/render`` → validated JSON-UI ``{template, data}``."""
+        session = self.session(plugin_id, project_id, extension)
+        return await self._call(session, f"{extension}/render", params, _ui)
+
+    async def event(
+        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
+    ) -> dict[str, Any]:
+        """``<extension>/event`` → validated JSON-ACTION ``{action, data}``."""
+        session = self.session(plugin_id, project_id, extension)
+        return await self._call(session, f"{extension}/event", params, _action)
+
+    async def iframe_config(self, plugin_id: str, project_id: str | None = None) -> dict[str, Any]:
+        session = self.session(plugin_id, project_id, "sidebar_iframe")
+        return await self._call(session, "sidebar_iframe/config", {}, lambda r: unstructure(parse_iframe_config(r)))
+
+    async def channel_manifest(self, plugin_id: str, project_id: str | None = None) -> dict[str, Any]:
+        session = self.session(plugin_id, project_id, "channel_integration")
+        return await self._call(
+            session, "channel_integration/manifest", {}, lambda r: unstructure(parse_channel_manifest(r))
+        )
+
+    async def channel_send(
+        self, plugin_id: str, params: dict[str, Any], project_id: str | None = None
+    ) -> dict[str, Any]:
+        session = self.session(plugin_id, project_id, "channel_integration")
+        return await self._call(
+            session, "channel_integration/send_message", params, lambda r: unstructure(parse_send_result(r))
+        )
+
+    async def tool_execute(self, plugin_id: str, params: dict[str, Any], project_id: str | None = None) -> dict[str, Any]:
+        session = self.session(plugin_id, project_id, "mcp_tools")
+        return await self._call(session, "tool/execute", params, lambda r: unstructure(parse_tool_result(r)))
+
+    async def render_visitor_panels(self, params: dict[str, Any], project_id: str | None = None) -> FanOut:
+        """Render every visible visitor panel concurrently, each under its own deadline.
+
+        Returns the panels that rendered, in priority order, and one
+        :class:`PanelError` per plugin that did not (never dropped silently).
+        The whole call takes at most the render deadline (plus scheduling).
+        """
+        entries = self.registry.with_capability("visitor_panel", project_id)
+        outcomes: list[Panel | PanelError | None] = [None] * len(entries)
+
+        async def render_one(index: int, capability: Any, session: PluginSession) -> None:
+            plugin_id = session.plugin_id or "?"
+            title = capability.display_title
+            try:
+                ui = await self._call(session, "visitor_panel/render", params, _ui)
+            except RpcFailure as exc:
+                code = exc.code if isinstance(exc, RemoteError) else None
+                data = exc.data if isinstance(exc, RemoteError) else None
+                outcomes[index] = PanelError(plugin_id, title, error_kind(exc), exc.message, code, data)
+            else:
+                outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui)
+
+        if len(entries) == 1:
+            await render_one(0, *entries[0])
+        else:
+            async with trio.open_nursery() as nursery:
+                for index, (capability, session) in enumerate(entries):
+                    nursery.start_soon(render_one, index, capability, session)
+        return FanOut(
+            panels=[o for o in outcomes if isinstance(o, Panel)],
+            errors=[o for o in outcomes if isinstance(o, PanelError)],
+        )
+
+
+def _ui(result: Any) -> dict[str, Any]:
+    return ui_to_json(parse_ui(result))
+
+
+def _action(result: Any) -> dict[str, Any]:
+    return action_to_json(parse_action(result))

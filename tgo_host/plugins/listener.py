@@ -1,0 +1,150 @@
+"""The plugin socket: safe creation of the socket file, and the accept loop.
+
+:func:`bind_unix_listener` owns the socket file's hygiene (parent directory,
+stale files, a live host already there, path length, mode and group).
+:func:`serve_listener` accepts until cancelled and starts one supervised
+task per connection in the nursery it is given, so connections outlive the
+accept loop: cancelling the accept loop only stops *new* connections.
+"""
+
+from __future__ import annotations
+
+import errno
+import grp
+import logging
+import os
+import socket as stdlib_socket
+import stat
+from typing import Awaitable, Callable
+
+import trio
+
+from .peer import PeerInfo, tcp_peer, unix_peer
+
+log = logging.getLogger("tgo_host.listener")
+
+MAX_UNIX_PATH_BYTES = 107
+ConnectionHandler = Callable[[trio.SocketStream, PeerInfo], Awaitable[None]]
+
+
+class SocketPathError(Exception):
+    """The plugin socket cannot be created at the configured path (the message says why)."""
+
+
+def _check_existing(path: str) -> None:
+    """Remove a stale socket file at ``path``; refuse a live one or a non-socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise SocketPathError(f"{path} exists and is not a socket; refusing to replace it")
+    probe = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("removing stale socket file %s (nobody is listening)", path)
+        os.unlink(path)
+        return
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            os.unlink(path)
+            return
+        raise SocketPathError(f"cannot probe existing socket {path}: {exc}") from exc
+    finally:
+        probe.close()
+    raise SocketPathError(f"another process is already listening on {path}; refusing to take it over")
+
+
+def bind_unix_listener(path: str, *, mode: int = 0o660, group: str | None = None, backlog: int = 512) -> trio.socket.SocketType:
+    """Create, bind and listen on the plugin socket at ``path``.
+
+    Raises :class:`SocketPathError` for a path that is too long, occupied by
+    a live host or a non-socket file, or that cannot be created.
+    """
+    encoded = os.fsencode(path)
+    if len(encoded) > MAX_UNIX_PATH_BYTES:
+        raise SocketPathError(
+            f"socket path is {len(encoded)} bytes; AF_UNIX allows at most {MAX_UNIX_PATH_BYTES}: {path}"
+        )
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise SocketPathError(f"cannot create directory {parent} for the plugin socket: {exc}") from exc
+    _check_existing(path)
+    sock = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)  # never world-accessible, not even between bind and chmod
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        raise SocketPathError(f"cannot bind {path}: {exc}") from exc
+    finally:
+        os.umask(old_umask)
+    try:
+        if group is not None:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        os.chmod(path, mode)
+        sock.listen(backlog)
+    except (OSError, KeyError) as exc:
+        sock.close()
+        os.unlink(path)
+        raise SocketPathError(f"cannot set up {path} (mode {mode:o}, group {group}): {exc}") from exc
+    return trio.socket.from_stdlib_socket(sock)
+
+
+def remove_socket_file(path: str, sock: trio.socket.SocketType) -> None:
+    """Close ``sock`` and unlink ``path`` if it is still our socket file."""
+    sock.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+async def serve_listener(
+    sock: trio.socket.SocketType,
+    handler: ConnectionHandler,
+    connections: trio.Nursery,
+    *,
+    max_connections: int,
+    active: Callable[[], int],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept connections on ``sock`` until cancelled; each runs ``handler`` in ``connections``.
+
+    Over ``max_connections`` live connections, a newcomer gets one JSON-RPC
+    error frame and is closed. Transient accept errors (EMFILE, …) are
+    logged and retried after a short pause; the loop never dies of them.
+    """
+    is_unix = sock.family == trio.socket.AF_UNIX
+    task_status.started()
+    while True:
+        try:
+            conn, _ = await sock.accept()
+        except OSError as exc:
+            log.error("accept failed: %s; retrying", exc)
+            await trio.sleep(0.1)
+            continue
+        stream = trio.SocketStream(conn)
+        peer = unix_peer(conn) if is_unix else tcp_peer(conn)
+        if active() >= max_connections:
+            log.warning("refused connection from %s: %d connections is the limit", peer, max_connections)
+            connections.start_soon(_refuse, stream, max_connections)
+            continue
+        connections.start_soon(handler, stream, peer)
+
+
+async def _refuse(stream: trio.SocketStream, limit: int) -> None:
+    from ..wire.framing import encode_frame
+    from ..wire.messages import SERVER_ERROR, ErrorObject, encode_error
+
+    message = f"host is at its limit of {limit} plugin connections"
+    with trio.move_on_after(1.0):
+        try:
+            await stream.send_all(encode_frame(encode_error(None, ErrorObject(SERVER_ERROR, message))))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+    await trio.aclose_forcefully(stream)

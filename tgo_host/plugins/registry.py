@@ -1,0 +1,119 @@
+"""The live plugins: who is registered, what each can show, who may see it.
+
+The registry is plain synchronous state owned by the host; sessions add and
+remove themselves. Capabilities are indexed by type and kept sorted by
+``priority`` (smaller first, ties by plugin id) so fan-out needs no sorting.
+Project scoping: a session with ``project_id`` set is visible only to that
+project; a session without one is global and visible to every project.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from .session import PluginSession
+
+log = logging.getLogger("tgo_host.registry")
+
+Listener = Callable[[str, "PluginSession"], None]
+
+
+class DuplicatePlugin(Exception):
+    """A plugin id is already registered by a live connection."""
+
+    def __init__(self, plugin_id: str, existing: "PluginSession") -> None:
+        super().__init__(
+            f"plugin id {plugin_id!r} is already registered by a live connection ({existing.peer}); "
+            "stop that instance first"
+        )
+        self.plugin_id = plugin_id
+
+
+def visible_to(session: "PluginSession", project_id: str | None) -> bool:
+    """Whether ``session`` may be seen by a caller scoped to ``project_id`` (None = unscoped)."""
+    return session.project_id is None or session.project_id == project_id
+
+
+class Registry:
+    """Registered sessions by plugin id, with a per-capability index."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, PluginSession] = {}
+        self._by_capability: dict[str, list[tuple[Any, PluginSession]]] = {}
+        self._listeners: list[Listener] = []
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session: "PluginSession") -> None:
+        """Register ``session`` under its plugin id; raises :class:`DuplicatePlugin`."""
+        plugin_id = session.plugin_id
+        assert plugin_id is not None
+        existing = self._sessions.get(plugin_id)
+        if existing is not None:
+            raise DuplicatePlugin(plugin_id, existing)
+        self._sessions[plugin_id] = session
+        self._reindex()
+        self._emit("connected", session)
+
+    def remove(self, session: "PluginSession") -> bool:
+        """Unregister ``session`` if it is the registered one for its id."""
+        plugin_id = session.plugin_id
+        if plugin_id is None or self._sessions.get(plugin_id) is not session:
+            return False
+        del self._sessions[plugin_id]
+        self._reindex()
+        self._emit("disconnected", session)
+        return True
+
+    def get(self, plugin_id: str, project_id: str | None = None) -> "PluginSession | None":
+        """The session for ``plugin_id`` if it exists and is visible to ``project_id``."""
+        session = self._sessions.get(plugin_id)
+        if session is None or not visible_to(session, project_id):
+            return None
+        return session
+
+    def sessions(self, project_id: str | None = None) -> list["PluginSession"]:
+        """Visible sessions, ordered by plugin id."""
+        return [s for _, s in sorted(self._sessions.items()) if visible_to(s, project_id)]
+
+    def all_sessions(self) -> list["PluginSession"]:
+        """Every registered session regardless of project (for shutdown and metrics)."""
+        return list(self._sessions.values())
+
+    def with_capability(self, kind: str, project_id: str | None = None) -> list[tuple[Any, "PluginSession"]]:
+        """``(capability, session)`` pairs of type ``kind``, by priority, visible to ``project_id``."""
+        entries = self._by_capability.get(kind, ())
+        return [(cap, s) for cap, s in entries if visible_to(s, project_id)]
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, session)`` on connect/disconnect; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: str, session: "PluginSession") -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, session)
+            except Exception:  # a listener's bug must not break registration
+                log.exception("registry listener failed on %s of %s", event, session.plugin_id)
+
+    def _reindex(self) -> None:
+        index: dict[str, list[tuple[Any, PluginSession]]] = {}
+        for session in self._sessions.values():
+            for cap in session.capabilities:
+                index.setdefault(cap.type, []).append((cap, session))
+        for entries in index.values():
+            entries.sort(key=lambda e: (getattr(e[0], "priority", 10), e[1].plugin_id))
+        self._by_capability = index
+
+
+def capability_types(capabilities: Iterable[Any]) -> list[str]:
+    """The distinct capability types, in declaration order."""
+    seen: list[str] = []
+    for cap in capabilities:
+        if cap.type not in seen:
+            seen.append(cap.type)
+    return seen

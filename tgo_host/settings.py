@@ -1,0 +1,48 @@
+"""Every tunable of the host in one attrs class, with its documented default.
+
+Pure data: loading from a TOML file, the environment and flags is
+:mod:`tgo_host.config`'s job. Durations are seconds.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+DEFAULT_SOCKET_PATH = "/var/run/tgo/tgo.sock"
+
+
+@attrs.define(kw_only=True)
+class Settings:
+    # plugin socket
+    socket_path: str = DEFAULT_SOCKET_PATH
+    socket_mode: int = 0o660
+    socket_group: str | None = None
+    # HTTP API ("off" disables it)
+    http_addr: str = "127.0.0.1:8090"
+    # deadlines per method family
+    render_timeout: float = 5.0
+    event_timeout: float = 10.0
+    call_timeout: float = 30.0  # tool/execute, sidebar_iframe/config, channel_integration/*
+    ping_interval: float = 30.0
+    ping_timeout: float = 10.0
+    register_timeout: float = 10.0
+    shutdown_grace: float = 5.0
+    # limits
+    max_frame_bytes: int = 4 * 1024 * 1024
+    partial_frame_timeout: float = 30.0
+    max_connections: int = 1024
+    max_in_flight: int = 256
+    # logging
+    log_level: str = "info"
+
+    def timeout_for(self, method: str) -> float:
+        """The deadline of a host→plugin request, by method family."""
+        if method.endswith("/render"):
+            return self.render_timeout
+        if method.endswith("/event"):
+            return self.event_timeout
+        if method == "ping":
+            return self.ping_timeout
+        if method == "shutdown":
+            return self.shutdown_grace
+        return self.call_timeout
