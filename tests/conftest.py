@@ -117,7 +117,11 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
 
 
 async def wait_registered(host, *plugin_ids: str, timeout: float = 10.0) -> None:
-    await wait_for(lambda: all(host.registry.get(p) is not None for p in plugin_ids), timeout)
+    def registered():
+        ids = {s.plugin_id for s in host.registry.all_sessions()}
+        return all(p in ids for p in plugin_ids)
+
+    await wait_for(registered, timeout)
 
 
 class RawClient:

@@ -76,6 +76,10 @@ def _convert(name: str, value: Any, source: str) -> Any:
         return value
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if name == "http_addr" and value != "off":
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: expected HOST:PORT or 'off', got {value!r}")
     if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"{where}: expected one of debug, info, warning, error")
     return value

@@ -4,6 +4,7 @@
 
     Host.serve                         root nursery
     ├─ signal watcher                  SIGTERM/SIGINT → graceful stop; second signal → hard stop
+    ├─ process supervisor              (when given) launched plugins: spawn → wait → back off → respawn
     ├─ sessions nursery                one PluginSession.run per connection (outlives accepting)
     └─ services nursery                what stops first on shutdown
        ├─ plugin listener              accept loop on the Unix socket
@@ -11,18 +12,22 @@
 
 Graceful stop, in order: stop accepting plugin connections and HTTP
 requests (in-flight HTTP requests finish or hit their deadline), send
-``shutdown`` to every plugin concurrently under one grace deadline, close
-every session, then close the listening socket and remove its file.
+``shutdown`` to every plugin concurrently under one grace deadline while
+the supervisor waits for launched processes to exit (then SIGTERM, then
+SIGKILL), close every session, then close the listening socket and remove
+its file.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 import trio
 
+from . import notify
 from .plugins.dispatch import Dispatcher
 from .plugins.listener import bind_unix_listener, remove_socket_file, serve_listener
 from .plugins.peer import PeerInfo
@@ -43,16 +48,28 @@ class Host:
     must return promptly once :attr:`stopping` is set.
     """
 
-    def __init__(self, settings: Settings, *, services: list[Service] | None = None, check_registration: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        services: list[Service] | None = None,
+        check_registration: Any = None,
+        supervisor: Any = None,
+    ) -> None:
         self.settings = settings
+        self.supervisor = supervisor
         self.registry = Registry()
         self.dispatcher = Dispatcher(self.registry)
         self.services = list(services or [])
         self.check_registration = check_registration
         self.stopping = trio.Event()
+        self.http_binds: list[str] = []
+        self.extra_routes: list[Any] | None = None  # more HTTP routes (lifecycle, console), set by the CLI
         self.ready = False
         self.forced = False
         self._connections: set[PluginSession] = set()
+        self._closed_violations = 0
+        self._closed_dropped = 0
         self._root_scope: trio.CancelScope | None = None
 
     @property
@@ -60,10 +77,19 @@ class Host:
         """Live plugin connections, registered or not."""
         return len(self._connections)
 
+    def protocol_violations(self) -> int:
+        """Protocol violations by plugins since start (live and closed connections)."""
+        return self._closed_violations + sum(s.conn.stats.violations for s in self._connections)
+
+    def dropped_responses(self) -> int:
+        """Responses that matched no request in flight, since start."""
+        return self._closed_dropped + sum(s.conn.stats.dropped_responses for s in self._connections)
+
     def request_stop(self) -> None:
         """Begin the graceful shutdown cascade (idempotent)."""
         if not self.stopping.is_set():
             log.info("shutting down: %d plugin connection(s)", len(self._connections))
+            notify.stopping("shutting down")
             self.stopping.set()
 
     def force_stop(self) -> None:
@@ -88,6 +114,8 @@ class Host:
                 async with trio.open_nursery() as root:
                     if handle_signals:
                         root.start_soon(self._watch_signals)
+                    if self.supervisor is not None:
+                        await root.start(self.supervisor.run)
                     async with trio.open_nursery() as sessions:
                         async with trio.open_nursery() as services:
                             accepting = trio.CancelScope()
@@ -107,13 +135,21 @@ class Host:
                             for service in self.services:
                                 await services.start(service, self)
                             self.ready = True
+                            notify.ready(f"listening on {settings.socket_path}")
                             task_status.started(self)
                             await self.stopping.wait()
                             self.ready = False
                             accepting.cancel()
-                            # Other services (HTTP) finish their in-flight work, within a bound.
-                            services.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace + 1
-                        await self._shutdown_sessions()
+                            # Other services (HTTP) finish their in-flight work, within the longest plugin deadline.
+                            drain = max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 2
+                            services.cancel_scope.deadline = trio.current_time() + drain
+                        async with trio.open_nursery() as cascade:
+                            cascade.start_soon(self._shutdown_sessions)
+                            if self.supervisor is not None:
+                                # the sessions get `shutdown` above; the supervisor waits, then escalates
+                                cascade.start_soon(
+                                    partial(self.supervisor.stop_all, settings.shutdown_grace, send_shutdown=False)
+                                )
                         sessions.cancel_scope.cancel()
                     root.cancel_scope.cancel()
         finally:
@@ -129,6 +165,8 @@ class Host:
             await session.run()
         finally:
             self._connections.discard(session)
+            self._closed_violations += session.conn.stats.violations
+            self._closed_dropped += session.conn.stats.dropped_responses
 
     async def _shutdown_sessions(self) -> None:
         """Send ``shutdown`` to every connection concurrently, under one grace deadline."""

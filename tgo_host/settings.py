@@ -19,6 +19,7 @@ class Settings:
     socket_group: str | None = None
     # HTTP API ("off" disables it)
     http_addr: str = "127.0.0.1:8090"
+    max_http_body_bytes: int = 1024 * 1024
     # deadlines per method family
     render_timeout: float = 5.0
     event_timeout: float = 10.0
@@ -32,6 +33,15 @@ class Settings:
     partial_frame_timeout: float = 30.0
     max_connections: int = 1024
     max_in_flight: int = 256
+    # launched plugins (supervisor)
+    plugin_dirs: list[str] = attrs.Factory(list)
+    managed_plugins_dir: str | None = None  # where `install` copies plugin directories
+    restart_delay: float = 1.0  # first back-off; a manifest's runtime.restart_delay overrides it
+    restart_max_delay: float = 60.0
+    crash_loop_restarts: int = 5  # this many unexpected exits ...
+    crash_loop_window: float = 60.0  # ... within this many seconds → status "error", no more restarts
+    healthy_run: float = 30.0  # a run this long resets the back-off
+    log_lines: int = 500  # ring buffer of output lines kept per plugin
     # logging
     log_level: str = "info"
 

@@ -28,6 +28,8 @@ parser.add_argument("--record")
 parser.add_argument("--ignore-shutdown", action="store_true")
 parser.add_argument("--ignore-ping", action="store_true")
 parser.add_argument("--toolbar", action="store_true")
+parser.add_argument("--extras", action="store_true", help="also sidebar_iframe, channel_integration, mcp_tools")
+parser.add_argument("--event-mode", default="ok", help="ok | js (javascript: open_url) | hang")
 args = parser.parse_args()
 
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -67,7 +69,21 @@ def recv():
 
 capabilities = [{"type": "visitor_panel", "title": f"Panel {args.id}", "icon": "user", "priority": args.priority}]
 if args.toolbar:
-    capabilities.append({"type": "chat_toolbar", "title": "Tool", "icon": "zap"})
+    capabilities.append({"type": "chat_toolbar", "title": "Tool", "icon": "zap", "tooltip": "Do it", "shortcut": "Ctrl+K"})
+if args.extras:
+    capabilities += [
+        {"type": "sidebar_iframe", "title": "CRM", "icon": "users", "url": "http://127.0.0.1:9/crm", "width": 400},
+        {"type": "channel_integration", "channel_type": "custom_im", "name": "Custom IM", "icon": "message-circle"},
+        {"type": "mcp_tools", "title": "Tools", "tools": [{"name": "lookup_order", "description": "Find an order",
+            "parameters": [{"name": "order_id", "type": "string", "required": True}]}]},
+    ]
+EXTRA_RESULTS = {
+    "sidebar_iframe/config": {"url": "http://127.0.0.1:9/crm", "title": "CRM", "icon": "users", "width": 400,
+                              "allow_fullscreen": False, "sandbox": "allow-scripts", "permissions": []},
+    "channel_integration/manifest": {"channel_type": "custom_im", "name": "Custom IM", "icon": "message-circle",
+                                     "config_schema": {"type": "object", "properties": {"token": {"type": "string"}}},
+                                     "setup_guide": "# Setup", "capabilities": {"send_text": True}},
+}
 send({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {
     "id": args.id, "name": args.id, "version": "1.0.0", "capabilities": capabilities}})
 reply = recv()
@@ -92,7 +108,7 @@ def render(msg):
         send({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": -32000, "message": "CRM unavailable", "data": {"retry": True}}})
         return
     else:
-        visitor = msg.get("params", {}).get("visitor_id")
+        visitor = msg.get("params", {}).get("visitor_id") or "anonymous"
         result = {"template": "key_value", "data": {"title": args.id, "items": [
             {"label": "Visitor", "value": visitor}, {"label": "Orders", "value": 3}]}}
     send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
@@ -114,6 +130,19 @@ while True:
             break
     elif method and method.endswith("/render"):
         threading.Thread(target=render, args=(msg,), daemon=True).start()
+    elif method in EXTRA_RESULTS:
+        send({"jsonrpc": "2.0", "id": msg["id"], "result": EXTRA_RESULTS[method]})
+    elif method == "channel_integration/send_message":
+        send({"jsonrpc": "2.0", "id": msg["id"], "result": {"success": True, "message_id": "m-" + str(msg["params"]["to"]["id"])}})
+    elif method == "tool/execute":
+        params = msg["params"]
+        send({"jsonrpc": "2.0", "id": msg["id"], "result": {"success": True, "content": "order " + str(params["arguments"].get("order_id")),
+              "data": {"tool": params["tool_name"], "visitor_id": params.get("visitor_id")}}})
+    elif method and method.endswith("/event") and args.event_mode == "hang":
+        pass
+    elif method and method.endswith("/event") and args.event_mode == "js":
+        send({"jsonrpc": "2.0", "id": msg["id"], "result": {"action": "batch", "data": {"actions": [
+            {"action": "show_toast", "data": {"message": "hi"}}, {"action": "open_url", "data": {"url": "javascript:alert(1)"}}]}}})
     elif method and method.endswith("/event"):
         send({"jsonrpc": "2.0", "id": msg["id"], "result": {"action": "show_toast", "data": {"message": "clicked " + str(msg["params"].get("action_id")), "type": "success"}}})
     elif "id" in msg and method:

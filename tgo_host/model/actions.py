@@ -110,7 +110,9 @@ def _unstructure_show_modal(modal: ShowModalAction) -> dict[str, Any]:
 
 
 converter.register_structure_hook(ShowModalAction, _structure_show_modal)
-register_tagged_union(Action, tag="action", noun="action", envelope=True, what="a JSON-ACTION")
+register_tagged_union(
+    Action, tag="action", noun="action", envelope=True, what="a JSON-ACTION", data_optional=True
+)
 converter.register_unstructure_hook(ShowModalAction, _unstructure_show_modal)
 
 

@@ -107,6 +107,7 @@ for _type, (_classes, _reason) in _PRIMITIVES.items():
         )
     else:
         converter.register_structure_hook(_type, _primitive_hook(_classes, _reason))
+del _type, _classes, _reason
 
 
 def _url_hook(problem):

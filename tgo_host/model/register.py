@@ -126,7 +126,10 @@ register_tagged_union(Capability, tag="type", noun="capability type", envelope=F
 
 @model
 class RegisterParams:
-    """``register`` params. ``id`` and ``dev_token`` given as ``""`` read as None."""
+    """``register`` params. ``id`` and ``dev_token`` given as ``""`` read as None.
+
+    ``dev_token`` is a secret: kept out of ``repr`` (but not out of `unstructure`).
+    """
 
     name: str
     version: str = ""
@@ -134,7 +137,7 @@ class RegisterParams:
     description: str | None = None
     author: str | None = None
     homepage: str | None = None
-    dev_token: str | None = attrs.field(default=None, converter=_empty_to_none)
+    dev_token: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
     capabilities: list[Capability] = attrs.Factory(list)
 
 

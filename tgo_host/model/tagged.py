@@ -48,14 +48,14 @@ def _has_required_fields(cls: type) -> bool:
 
 
 def register_tagged_union(
-    union: Any, *, tag: str, noun: str, envelope: bool, what: str = ""
+    union: Any, *, tag: str, noun: str, envelope: bool, what: str = "", data_optional: bool = False
 ) -> StructureHook:
     """Register structure and unstructure hooks for ``union``; return the structure hook.
 
     ``noun`` names a member kind in "unknown <noun> 'x'" messages; ``what`` names
     the JSON shape for an envelope input that is not one at all ("a JSON-UI
-    template"). With ``envelope``, a missing or null ``data`` counts as ``{}``
-    only for members with no required field.
+    template"). With ``data_optional``, a missing or null ``data`` counts as
+    ``{}`` for members with no required field.
     """
     classes = get_args(union)
     names = tuple(getattr(cls, tag) for cls in classes)
@@ -82,10 +82,10 @@ def register_tagged_union(
             entry = table.get(name) if name.__class__ is str else None
             if entry is None:
                 raise bad_tag(obj)
-            cls, hook, data_optional = entry
+            cls, hook, may_omit_data = entry
             data = obj.get("data")
             if data.__class__ is not dict:
-                if data is None and data_optional:
+                if data is None and may_omit_data:
                     data = {}
                 else:
                     raise ValidationError("data", "expected an object")
@@ -103,13 +103,14 @@ def register_tagged_union(
             entry = table.get(name) if name.__class__ is str else None
             if entry is None:
                 raise bad_tag(obj)
-            cls, hook, _data_optional = entry
+            cls, hook = entry[0], entry[1]
             return hook(obj, cls)
 
     # Register before generating member hooks: members may contain the union.
     converter.register_structure_hook(union, structure_tagged)
     for name, cls in zip(names, classes):
-        table[name] = (cls, converter.get_structure_hook(cls), not _has_required_fields(cls))
+        may_omit_data = data_optional and not _has_required_fields(cls)
+        table[name] = (cls, converter.get_structure_hook(cls), may_omit_data)
         converter.register_unstructure_hook(cls, _tagged_unstructure(cls, tag, name, envelope))
     return structure_tagged
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, Union
 import attrs
 
 from .converter import structure, unstructure
+from .errors import ValidationError
 from .fields import JSONObject, LinkUrl, Number, Scalar, model
 from .tagged import register_tagged_union
 
@@ -109,8 +110,6 @@ class ListItem:
 
     def __attrs_post_init__(self) -> None:
         if self.text is None and self.title is None:
-            from .errors import ValidationError
-
             raise ValidationError("text", "required (or title)")
 
 

@@ -113,7 +113,7 @@ class Dispatcher:
 
     def __init__(self, registry: Registry, *, observe: Observer | None = None) -> None:
         self.registry = registry
-        self._observe = observe
+        self.observe = observe
 
     def session(self, plugin_id: str, project_id: str | None = None, capability: str | None = None) -> PluginSession:
         """The visible session for ``plugin_id``; raises :class:`PluginNotFound`/:class:`CapabilityMissing`."""
@@ -137,8 +137,8 @@ class Dispatcher:
             outcome = error_kind(exc)
             raise
         finally:
-            if self._observe is not None:
-                self._observe(session.plugin_id or "?", method, outcome, trio.current_time() - start)
+            if self.observe is not None:
+                self.observe(session.plugin_id or "?", method, outcome, trio.current_time() - start)
 
     async def render(
         self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None

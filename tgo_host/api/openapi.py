@@ -1,0 +1,280 @@
+"""The OpenAPI 3 document of the HTTP API, with request bodies generated from the attrs models.
+
+Request schemas come from the same classes the handlers validate with, so
+the document cannot drift from the validation; response schemas are written
+here once and checked against the live server by the schemathesis test.
+"""
+
+from __future__ import annotations
+
+import html
+import typing
+from typing import Any
+
+import attrs
+
+from .. import __version__
+from ..model import (
+    ChannelSendMessageParams,
+    EventRequest,
+    RenderRequest,
+    ToolExecuteRequest,
+    VisitorPanelRenderRequest,
+)
+from ..model.fields import HttpUrl, LinkUrl
+
+
+def _schema_for_type(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    if tp is Any or tp is typing.Any:
+        return {}
+    if tp in (HttpUrl, LinkUrl):
+        return {"type": "string", "format": "uri"}
+    if tp is str:
+        return {"type": "string"}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return {"type": "string", "enum": list(args)}
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        members = [a for a in args if a is not type(None)]
+        schemas = [_schema_for_type(a, components) for a in members]
+        schema = schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
+        if type(None) in args:
+            schema = {**schema, "nullable": True} if "$ref" not in schema else {"allOf": [schema], "nullable": True}
+        return schema
+    if origin is list:
+        return {"type": "array", "items": _schema_for_type(args[0], components) if args else {}}
+    if origin is dict or tp is dict:
+        return {"type": "object", "additionalProperties": True}
+    if attrs.has(tp):
+        return {"$ref": f"#/components/schemas/{model_schema(tp, components)}"}
+    return {}
+
+
+def model_schema(cls: type, components: dict[str, Any]) -> str:
+    """Add ``cls`` (and the models it nests) to ``components``; return its name."""
+    name = cls.__name__
+    if name in components:
+        return name
+    components[name] = {}  # placeholder against recursion
+    hints = typing.get_type_hints(cls)
+    properties = {}
+    required = []
+    for field in attrs.fields(cls):
+        properties[field.name] = _schema_for_type(hints[field.name], components)
+        if field.default is attrs.NOTHING:
+            required.append(field.name)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    components[name] = schema
+    return name
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_STATIC_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["detail", "error"],
+        "properties": {
+            "detail": {"type": "string"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "message": {"type": "string"},
+                    "plugin_id": {"type": "string"},
+                    "path": {"type": "string"},
+                    "validation": {"type": "string"},
+                    "rpc_error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "data": {}},
+                    },
+                },
+            },
+        },
+    },
+    "PluginInfo": {
+        "type": "object",
+        "required": ["id", "name", "version", "capabilities", "connected_at", "status", "is_dev_mode"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "version": {"type": "string", "nullable": True},
+            "description": {"type": "string", "nullable": True},
+            "author": {"type": "string", "nullable": True},
+            "capabilities": {"type": "array", "items": {"type": "object", "required": ["type"]}},
+            "connected_at": {"type": "string", "format": "date-time"},
+            "status": {"type": "string", "enum": ["connected", "disconnected"]},
+            "is_dev_mode": {"type": "boolean"},
+            "project_id": {"type": "string", "nullable": True},
+        },
+    },
+    "JsonUi": {
+        "type": "object",
+        "required": ["template", "data"],
+        "properties": {"template": {"type": "string"}, "data": {"type": "object"}},
+    },
+    "JsonAction": {
+        "type": "object",
+        "required": ["action", "data"],
+        "properties": {"action": {"type": "string"}, "data": {"type": "object"}},
+    },
+    "ToolResult": {
+        "type": "object",
+        "required": ["success"],
+        "properties": {"success": {"type": "boolean"}, "content": {}, "data": {}, "error": {"type": "string"}},
+    },
+}
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    text = {
+        404: "Unknown plugin, hidden from this project, or missing the capability/tool",
+        413: "Request body too large",
+        422: "Invalid request body (the message names the field path)",
+        502: "Plugin answered with a JSON-RPC error, an invalid result, or disconnected",
+        503: "Host shutting down or plugin busy",
+        504: "Plugin did not answer within its deadline",
+    }
+    return {
+        str(s): {"description": text[s], "content": {"application/json": {"schema": _ref("Error")}}} for s in statuses
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    """The complete OpenAPI 3.0 document of the HTTP API."""
+    components: dict[str, Any] = dict(_STATIC_SCHEMAS)
+    for cls in (RenderRequest, EventRequest, VisitorPanelRenderRequest, ToolExecuteRequest, ChannelSendMessageParams):
+        model_schema(cls, components)
+
+    project = {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
+               "description": "Caller's project; plugins bound to another project are invisible (404)."}
+    plugin_id = {"name": "plugin_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+    def op(summary: str, ok: dict[str, Any], *, body: str | None = None, errors=(), params=(), tag="plugins") -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": [tag],
+            "parameters": [project, *params],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
+                          **_error_responses(503, *errors)},
+        }
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+            operation["responses"].update(_error_responses(413, 422))
+        return operation
+
+    obj = {"type": "object"}
+    panel = {
+        "type": "object",
+        "required": ["plugin_id", "title", "priority", "ui"],
+        "properties": {"plugin_id": {"type": "string"}, "title": {"type": "string"},
+                       "icon": {"type": "string", "nullable": True}, "priority": {"type": "integer"},
+                       "ui": _ref("JsonUi")},
+    }
+    panel_error = {
+        "type": "object",
+        "required": ["plugin_id", "error", "message"],
+        "properties": {"plugin_id": {"type": "string"}, "title": {"type": "string"},
+                       "error": {"type": "string", "enum": ["timeout", "plugin_error", "invalid_result", "disconnected", "busy"]},
+                       "message": {"type": "string"}, "code": {"type": "integer"}, "data": {}},
+    }
+    paths: dict[str, Any] = {
+        "/plugins": {"get": op("List connected plugins", {
+            "type": "object", "required": ["plugins", "total"],
+            "properties": {"plugins": {"type": "array", "items": _ref("PluginInfo")}, "total": {"type": "integer"}}})},
+        "/plugins/chat-toolbar/buttons": {"get": op("Chat toolbar buttons", {
+            "type": "object", "required": ["buttons"],
+            "properties": {"buttons": {"type": "array", "items": {"type": "object", "required": ["plugin_id"], "properties": {
+                "plugin_id": {"type": "string"}, "title": {"type": "string", "nullable": True},
+                "icon": {"type": "string", "nullable": True}, "tooltip": {"type": "string", "nullable": True},
+                "shortcut": {"type": "string", "nullable": True}}}}}})},
+        "/plugins/chat-toolbar/{plugin_id}/render": {"post": op(
+            "Render a chat toolbar plugin", _ref("JsonUi"), body="RenderRequest", errors=(404, 502, 504), params=(plugin_id,))},
+        "/plugins/chat-toolbar/{plugin_id}/event": {"post": op(
+            "Send a chat toolbar event", _ref("JsonAction"), body="EventRequest", errors=(404, 502, 504), params=(plugin_id,))},
+        "/plugins/visitor-panel/render": {"post": op("Render every visitor panel (fan-out)", {
+            "type": "object", "required": ["panels", "errors"],
+            "properties": {"panels": {"type": "array", "items": panel}, "errors": {"type": "array", "items": panel_error}}},
+            body="VisitorPanelRenderRequest")},
+        "/plugins/tools/execute/{plugin_id}/{tool_name}": {"post": op(
+            "Execute an MCP tool", _ref("ToolResult"), body="ToolExecuteRequest", errors=(404, 502, 504),
+            params=(plugin_id, {"name": "tool_name", "in": "path", "required": True, "schema": {"type": "string"}}))},
+        "/plugins/{plugin_id}": {"get": op("One connected plugin", _ref("PluginInfo"), errors=(404,), params=(plugin_id,))},
+        "/plugins/{plugin_id}/render": {"post": op(
+            "Render a plugin (extension_type query or inferred)", _ref("JsonUi"), body="RenderRequest",
+            errors=(404, 502, 504), params=(plugin_id, {"name": "extension_type", "in": "query", "required": False,
+                                                        "schema": {"type": "string", "enum": ["visitor_panel", "chat_toolbar"]}}))},
+        "/plugins/{plugin_id}/event": {"post": op(
+            "Send an event (extension_type in the body or inferred)", _ref("JsonAction"), body="EventRequest",
+            errors=(404, 502, 504), params=(plugin_id,))},
+        "/plugins/{plugin_id}/iframe": {"get": op(
+            "The plugin's sidebar_iframe/config", obj, errors=(404, 502, 504), params=(plugin_id,))},
+        "/plugins/{plugin_id}/channel/manifest": {"get": op(
+            "The plugin's channel_integration/manifest", obj, errors=(404, 502, 504), params=(plugin_id,))},
+        "/plugins/{plugin_id}/channel/send": {"post": op(
+            "channel_integration/send_message", obj, body="ChannelSendMessageParams", errors=(404, 502, 504),
+            params=(plugin_id,))},
+        "/healthz": {"get": {"summary": "Process is up", "tags": ["operations"], "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": obj}}}}}},
+        "/readyz": {"get": {"summary": "Listening on the plugin socket and not shutting down", "tags": ["operations"],
+                            "responses": {"200": {"description": "ready", "content": {"application/json": {"schema": obj}}},
+                                          **_error_responses(503)}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["operations"], "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "tgo-host HTTP API", "version": __version__,
+                 "description": "Drop-in replacement for the TGO plugin runtime's HTTP API, with explicit errors."},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+def render_docs(document: dict[str, Any]) -> str:
+    """A self-contained HTML page describing every route (no CDN, no JavaScript)."""
+    esc = html.escape
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            body_name = body.get("$ref", "").rsplit("/", 1)[-1]
+            statuses = ", ".join(operation["responses"])
+            rows.append(
+                f"<tr><td><code>{esc(method.upper())}</code></td><td><code>{esc(path)}</code></td>"
+                f"<td>{esc(operation['summary'])}</td><td>{esc(body_name) or '–'}</td><td>{esc(statuses)}</td></tr>"
+            )
+    schemas = []
+    for name, schema in document["components"]["schemas"].items():
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        fields = "".join(
+            f"<li><code>{esc(p)}</code>{' <b>required</b>' if p in required else ''}: "
+            f"{esc(str(s.get('type') or s.get('$ref', '').rsplit('/', 1)[-1] or 'any'))}"
+            f"{' — one of ' + esc(', '.join(map(str, s['enum']))) if 'enum' in s else ''}</li>"
+            for p, s in props.items()
+        )
+        schemas.append(f"<h3 id='{esc(name)}'>{esc(name)}</h3><ul>{fields}</ul>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>tgo-host HTTP API</title>"
+        "<style>body{font:14px system-ui;margin:2em;max-width:70em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;"
+        "text-align:left}code{background:#f4f4f4;padding:1px 3px}</style></head><body>"
+        f"<h1>tgo-host HTTP API {esc(document['info']['version'])}</h1>"
+        "<p>Every route takes an optional <code>?project_id=</code>. Errors share one shape "
+        "(<a href='#Error'>Error</a>). Machine-readable: <a href='/openapi.json'>/openapi.json</a>.</p>"
+        "<table><tr><th>method</th><th>path</th><th>what</th><th>body</th><th>statuses</th></tr>"
+        + "".join(rows) + "</table><h2>Schemas</h2>" + "".join(schemas) + "</body></html>"
+    )
