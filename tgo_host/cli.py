@@ -13,9 +13,10 @@ import attrs
 import trio
 
 from . import __version__
-from .config import ConfigError, load_settings
-from .api.server import http_service
+from .api.server import http_service, is_loopback, parse_addr
+from .config import ConfigError, load_settings, read_http_token, read_secret
 from .host import Host
+from .plugins.auth import mint_dev_token
 from .plugins.listener import SocketPathError
 from .plugins.manifest import ManifestError, discover
 from .plugins.supervisor import Supervisor
@@ -38,6 +39,7 @@ _RUN_FLAGS = {
     "--socket-mode": ("socket_mode", "socket file mode, octal (default 0660; never world-accessible)"),
     "--socket-group": ("socket_group", "group owning the socket file (default: the host's)"),
     "--managed-plugins-dir": ("managed_plugins_dir", "where installed plugins are copied (and launched from)"),
+    "--dev-tcp": ("dev_tcp_addr", "TCP debug listener HOST:PORT for dev-mode plugins (off by default; dev_token required)"),
     "--log-level": ("log_level", "debug, info, warning or error (default info; env TGO_LOG_LEVEL)"),
 }
 
@@ -60,7 +62,43 @@ def build_parser() -> argparse.ArgumentParser:
             help="launch and supervise every plugin directory (with a plugin.yml) inside DIR; repeatable, "
             "added to TGO_PLUGIN_DIRS (a list separated by ':')",
         )
+    token = commands.add_parser(
+        "dev-token", help="mint a dev_token for a plugin in debug mode",
+        description="Print an HS256 dev token signed with the host's secret (TGO_SECRET or secret_file).",
+    )
+    token.add_argument("--config", metavar="FILE", help="TOML config file (for secret_file)")
+    token.add_argument("--project", required=True, help="project the dev plugin is bound to")
+    token.add_argument("--user", required=True, help="developer's user id")
+    token.add_argument("--ttl", default="8h", help="lifetime: seconds, or with a unit s/m/h/d (default 8h)")
     return parser
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``8h``, ``2d`` → seconds; ValueError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    seconds = float(number) * units[unit]
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def mint_token_command(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+        secret = read_secret(settings)
+        ttl = parse_duration(args.ttl)
+    except ConfigError as exc:
+        print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"tgo-host: --ttl {args.ttl!r}: {exc}", file=sys.stderr)
+        return 2
+    if not secret:
+        print("tgo-host: no secret: set TGO_SECRET or secret_file (never a built-in default)", file=sys.stderr)
+        return 2
+    print(mint_dev_token(secret, args.project, args.user, ttl))
+    return 0
 
 
 def configure_logging(level: str) -> None:
@@ -101,6 +139,8 @@ def check_plugins(settings: Settings) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "dev-token":
+        return mint_token_command(args)
     overrides = {field: getattr(args, field) for field, _ in _RUN_FLAGS.values()}
     try:
         settings = load_settings(args.config, overrides)
@@ -111,8 +151,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         print(describe(settings))
         return 0 if check_plugins(settings) else 1
+    try:
+        secret = read_secret(settings)
+        http_token = read_http_token(settings)
+        if settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0]) and not http_token:
+            raise ConfigError(
+                f"http_addr {settings.http_addr} is not loopback: a bearer token is required "
+                "(TGO_HTTP_TOKEN or http_token_file)"
+            )
+        if settings.dev_tcp_addr and not secret:
+            raise ConfigError("dev_tcp_addr is set but there is no secret for dev tokens (TGO_SECRET or secret_file)")
+    except ConfigError as exc:
+        print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
-    host = Host(settings)
+    host = Host(settings, secret=secret)
+    host.http_token = http_token
     host.supervisor = Supervisor(settings, host.registry)
     if settings.http_addr != "off":
         host.services.append(http_service)

@@ -27,12 +27,14 @@ _FIELDS = {f.name: f for f in attrs.fields(Settings)}
 
 def _kind(name: str) -> type:
     annotation = str(_FIELDS[name].type)
+    if annotation == "bool":
+        return bool
+    if "list" in annotation:
+        return list
     if "float" in annotation:
         return float
     if "int" in annotation:
         return int
-    if "list" in annotation:
-        return list
     return str
 
 
@@ -51,11 +53,19 @@ def _convert(name: str, value: Any, source: str) -> Any:
         if value & 0o007:
             raise ConfigError(f"{where}: mode {value:04o} would make the socket world-accessible; refusing")
         return value
-    if isinstance(value, str) and source.startswith(("environment", "flag")) and kind in (int, float):
+    if isinstance(value, str) and source.startswith(("environment", "command line")) and kind in (int, float):
         try:
             value = kind(value)
         except ValueError:
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if kind is bool:
+        if isinstance(value, str):
+            if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            value = value.lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number of seconds, got {value!r}")
@@ -68,6 +78,15 @@ def _convert(name: str, value: Any, source: str) -> Any:
         if value <= 0:
             raise ConfigError(f"{where}: must be greater than 0, got {value!r}")
         return value
+    if kind is list and "int" in str(_FIELDS[name].type):
+        if isinstance(value, str):
+            try:
+                value = [int(v) for v in value.replace(",", " ").split()]
+            except ValueError:
+                raise ConfigError(f"{where}: expected a list of integers, got {value!r}") from None
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where}: expected a list of integers")
+        return value
     if kind is list:
         if isinstance(value, str):
             value = [v for v in value.split(os.pathsep) if v]
@@ -76,9 +95,9 @@ def _convert(name: str, value: Any, source: str) -> Any:
         return value
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
-    if name == "http_addr" and value != "off":
+    if name == "dev_tcp_addr" or (name == "http_addr" and value != "off"):
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ConfigError(f"{where}: expected HOST:PORT or 'off', got {value!r}")
     if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"{where}: expected one of debug, info, warning, error")
@@ -123,5 +142,33 @@ def load_settings(
     values.update(read_environment(os.environ if environ is None else environ))
     for name, value in (overrides or {}).items():
         if value is not None:
-            values[name] = _convert(name, value, f"flag --{name.replace('_', '-')}")
+            values[name] = _convert(name, value, "command line")
     return Settings(**values)
+
+
+def _read_secret_value(env_name: str, file_setting: str | None, what: str, environ: Mapping[str, str]) -> str | None:
+    value = environ.get(env_name, "")
+    if value:
+        return value
+    if not file_setting:
+        return None
+    try:
+        with open(file_setting, encoding="utf-8") as fh:
+            value = fh.read().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what} file {file_setting}: cannot read it: {exc.strerror or exc}") from None
+    if not value:
+        raise ConfigError(f"{what} file {file_setting}: is empty")
+    return value
+
+
+def read_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The dev-token signing secret: ``TGO_SECRET``, else the contents of ``secret_file``; None if neither."""
+    return _read_secret_value("TGO_SECRET", settings.secret_file, "secret", os.environ if environ is None else environ)
+
+
+def read_http_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The HTTP bearer token: ``TGO_HTTP_TOKEN``, else the contents of ``http_token_file``; None if neither."""
+    return _read_secret_value(
+        "TGO_HTTP_TOKEN", settings.http_token_file, "http token", os.environ if environ is None else environ
+    )

@@ -29,7 +29,14 @@ import trio
 
 from . import notify
 from .plugins.dispatch import Dispatcher
-from .plugins.listener import bind_unix_listener, remove_socket_file, serve_listener
+from .plugins.auth import PERMISSION_DENIED, RegistrationPolicy, peer_allowed
+from .plugins.listener import (
+    bind_unix_listener,
+    open_dev_tcp_listener,
+    refuse_connection,
+    remove_socket_file,
+    serve_listener,
+)
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
 from .plugins.session import PluginSession
@@ -54,6 +61,7 @@ class Host:
         *,
         services: list[Service] | None = None,
         check_registration: Any = None,
+        secret: str | None = None,
         supervisor: Any = None,
     ) -> None:
         self.settings = settings
@@ -61,9 +69,11 @@ class Host:
         self.registry = Registry()
         self.dispatcher = Dispatcher(self.registry)
         self.services = list(services or [])
-        self.check_registration = check_registration
+        self.check_registration = check_registration or RegistrationPolicy(secret)
         self.stopping = trio.Event()
         self.http_binds: list[str] = []
+        self.http_token: str | None = None  # bearer token required by the HTTP API, when set
+        self.dev_tcp_address: tuple[str, int] | None = None
         self.extra_routes: list[Any] | None = None  # more HTTP routes (lifecycle, console), set by the CLI
         self.ready = False
         self.forced = False
@@ -109,7 +119,11 @@ class Host:
         settings = self.settings
         listener = bind_unix_listener(settings.socket_path, mode=settings.socket_mode, group=settings.socket_group)
         log.info("listening for plugins on %s (mode %o)", settings.socket_path, settings.socket_mode)
+        listeners = [listener]
         try:
+            if settings.dev_tcp_addr:
+                listeners.append(await open_dev_tcp_listener(settings.dev_tcp_addr, settings.dev_tcp_allow_remote))
+                self.dev_tcp_address = listeners[-1].getsockname()[:2]
             with trio.CancelScope() as self._root_scope:
                 async with trio.open_nursery() as root:
                     if handle_signals:
@@ -118,12 +132,13 @@ class Host:
                         await root.start(self.supervisor.run)
                     async with trio.open_nursery() as sessions:
                         async with trio.open_nursery() as services:
-                            accepting = trio.CancelScope()
+                            accepting: list[trio.CancelScope] = []  # one per listener
 
-                            async def accept(task_status: trio.TaskStatus[None]) -> None:
-                                with accepting:
+                            async def accept(sock: Any, task_status: trio.TaskStatus[None]) -> None:
+                                with trio.CancelScope() as scope:
+                                    accepting.append(scope)
                                     await serve_listener(
-                                        listener,
+                                        sock,
                                         self._run_session,
                                         sessions,
                                         max_connections=settings.max_connections,
@@ -131,7 +146,8 @@ class Host:
                                         task_status=task_status,
                                     )
 
-                            await services.start(accept)
+                            for sock in listeners:
+                                await services.start(accept, sock)
                             for service in self.services:
                                 await services.start(service, self)
                             self.ready = True
@@ -139,7 +155,8 @@ class Host:
                             task_status.started(self)
                             await self.stopping.wait()
                             self.ready = False
-                            accepting.cancel()
+                            for scope in accepting:
+                                scope.cancel()
                             # Other services (HTTP) finish their in-flight work, within the longest plugin deadline.
                             drain = max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 2
                             services.cancel_scope.deadline = trio.current_time() + drain
@@ -153,10 +170,17 @@ class Host:
                         sessions.cancel_scope.cancel()
                     root.cancel_scope.cancel()
         finally:
+            for sock in listeners[1:]:
+                sock.close()
             remove_socket_file(settings.socket_path, listener)
             log.info("socket %s closed and removed; host stopped", settings.socket_path)
 
     async def _run_session(self, stream: trio.SocketStream, peer: PeerInfo) -> None:
+        settings = self.settings
+        if not peer_allowed(peer, settings.allowed_uids, settings.allowed_gids):
+            log.warning("refused connection from %s: uid/gid not in the allow-lists", peer)
+            await refuse_connection(stream, PERMISSION_DENIED, f"Permission denied: uid {peer.uid} gid {peer.gid} may not connect")
+            return
         session = PluginSession(stream, peer, self.settings, self.registry, check_registration=self.check_registration)
         if self.stopping.is_set():
             session.close("host is shutting down")

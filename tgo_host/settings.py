@@ -17,9 +17,16 @@ class Settings:
     socket_path: str = DEFAULT_SOCKET_PATH
     socket_mode: int = 0o660
     socket_group: str | None = None
+    allowed_uids: list[int] = attrs.Factory(list)  # empty: any uid that can open the socket
+    allowed_gids: list[int] = attrs.Factory(list)
+    # TCP debug listener for dev-mode plugins (dev_token required); None = off
+    dev_tcp_addr: str | None = None
+    dev_tcp_allow_remote: bool = False  # a non-loopback dev_tcp_addr is refused unless this is set
+    secret_file: str | None = None  # HS256 secret for dev tokens; or the TGO_SECRET environment variable
     # HTTP API ("off" disables it)
     http_addr: str = "127.0.0.1:8090"
     max_http_body_bytes: int = 1024 * 1024
+    http_token_file: str | None = None  # bearer token for the HTTP API; or TGO_HTTP_TOKEN. Required off loopback.
     # deadlines per method family
     render_timeout: float = 5.0
     event_timeout: float = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .console import console_routes
 from .errors import ApiError, JSONResponse
 from .metrics import HostMetrics
 from .openapi import build_openapi, render_docs
@@ -33,6 +35,28 @@ class RefuseWhileStopping:
             response = ApiError(503, "shutting_down", "tgo-host is shutting down", headers={"Retry-After": "5"}).response()
             await response(scope, receive, send)
             return
+        await self.app(scope, receive, send)
+
+
+class RequireBearerToken:
+    """ASGI middleware: every route but the probes needs ``Authorization: Bearer <token>``."""
+
+    OPEN_PATHS = ("/healthz", "/readyz")
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.OPEN_PATHS:
+            supplied = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, self.expected):
+                reason = "missing bearer token" if not supplied else "invalid bearer token"
+                response = ApiError(
+                    401, "unauthorized", f"unauthorized: {reason}", headers={"WWW-Authenticate": "Bearer"}
+                ).response()
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -84,6 +108,7 @@ def build_app(host: Any, *, extra_routes: list[Route] | None = None) -> Starlett
         Route("/openapi.json", openapi_route, methods=["GET"]),
         Route("/docs", docs_route, methods=["GET"]),
         *(extra_routes or []),
+        *console_routes(host),
         *RenderingRoutes(host).routes(),
     ]
     app = Starlette(
@@ -91,4 +116,6 @@ def build_app(host: Any, *, extra_routes: list[Route] | None = None) -> Starlett
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: internal_error},
     )
     app.add_middleware(RefuseWhileStopping, host=host)
+    if getattr(host, "http_token", None):
+        app.add_middleware(RequireBearerToken, token=host.http_token)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -22,6 +23,16 @@ def parse_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is on the loopback interface."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def drain_timeout(settings: Any) -> float:
     """How long in-flight HTTP requests may run after shutdown begins: the longest plugin deadline + 1 s."""
     return max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 1.0
@@ -35,6 +46,11 @@ async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio
     """
     settings = host.settings
     bind_host, port = parse_addr(settings.http_addr)
+    if not is_loopback(bind_host) and not getattr(host, "http_token", None):
+        raise RuntimeError(
+            f"refusing to serve the HTTP API on non-loopback address {settings.http_addr} without a bearer token "
+            "(set http_token_file or TGO_HTTP_TOKEN)"
+        )
     config = HypercornConfig()
     config.bind = [f"[{bind_host}]:{port}" if ":" in bind_host else f"{bind_host}:{port}"]
     config.graceful_timeout = drain_timeout(settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import grp
+import ipaddress
 import logging
 import os
 import socket as stdlib_socket
@@ -19,6 +20,8 @@ from typing import Awaitable, Callable
 
 import trio
 
+from ..wire.framing import encode_frame
+from ..wire.messages import SERVER_ERROR, ErrorObject, encode_error
 from .peer import PeerInfo, tcp_peer, unix_peer
 
 log = logging.getLogger("tgo_host.listener")
@@ -132,19 +135,43 @@ async def serve_listener(
         peer = unix_peer(conn) if is_unix else tcp_peer(conn)
         if active() >= max_connections:
             log.warning("refused connection from %s: %d connections is the limit", peer, max_connections)
-            connections.start_soon(_refuse, stream, max_connections)
+            connections.start_soon(
+                refuse_connection, stream, SERVER_ERROR, f"host is at its limit of {max_connections} plugin connections"
+            )
             continue
         connections.start_soon(handler, stream, peer)
 
 
-async def _refuse(stream: trio.SocketStream, limit: int) -> None:
-    from ..wire.framing import encode_frame
-    from ..wire.messages import SERVER_ERROR, ErrorObject, encode_error
-
-    message = f"host is at its limit of {limit} plugin connections"
+async def refuse_connection(stream: trio.SocketStream, code: int, message: str) -> None:
+    """Send one JSON-RPC error frame (``id: null``) and close; bounded to one second."""
     with trio.move_on_after(1.0):
         try:
-            await stream.send_all(encode_frame(encode_error(None, ErrorObject(SERVER_ERROR, message))))
+            await stream.send_all(encode_frame(encode_error(None, ErrorObject(code, message))))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
     await trio.aclose_forcefully(stream)
+
+
+async def open_dev_tcp_listener(addr: str, allow_remote: bool) -> trio.socket.SocketType:
+    """Bind the TCP debug listener; a non-loopback address needs ``allow_remote``."""
+    host, _, port = addr.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        is_loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        is_loopback = host == "localhost"
+    if not is_loopback and not allow_remote:
+        raise SocketPathError(
+            f"dev TCP listener {addr} is not on loopback; set dev_tcp_allow_remote = true to allow it"
+        )
+    family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
+    sock = trio.socket.socket(family, trio.socket.SOCK_STREAM)
+    sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_REUSEADDR, 1)
+    try:
+        await sock.bind((host, int(port)))
+    except OSError as exc:
+        sock.close()
+        raise SocketPathError(f"cannot bind dev TCP listener {addr}: {exc}") from exc
+    sock.listen(128)
+    log.info("dev TCP listener on %s:%s (dev_token required)", host, sock.getsockname()[1])
+    return sock

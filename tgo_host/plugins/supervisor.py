@@ -1,0 +1,745 @@
+"""Launched plugins: spawn → read output → wait → back off → respawn, and stop them in order.
+
+::
+
+    Supervisor.run                     its own nursery (a child of the host's root nursery)
+    └─ one supervision task per plugin
+       ├─ stdout reader                lines → ring buffer + logger "tgo_host.plugin.<id>"
+       ├─ stderr reader
+       ├─ registration watch           "starting" → "running"
+       └─ wait for exit                → intended (stop, host shutdown, acknowledged shutdown)?
+                                          done : back off (doubling, capped) → respawn, or
+                                          "error" after a crash loop
+
+Each plugin is a :class:`ManagedPlugin` whose state the HTTP API reads
+(:meth:`Supervisor.status`, :meth:`Supervisor.installed`,
+:meth:`Supervisor.logs`) and changes (:meth:`Supervisor.start`,
+:meth:`Supervisor.stop`, :meth:`Supervisor.restart`, :meth:`Supervisor.install`,
+:meth:`Supervisor.uninstall`). A registered session is matched to its process
+by the ``SO_PEERCRED`` pid (or a pid in the plugin's process group, for a
+plugin started through a wrapper script).
+
+Stopping, in order: ``shutdown`` over the plugin's session (if it registered),
+then wait for the process to exit until the grace period ends, then
+``SIGTERM`` to its process group, 2 s, then ``SIGKILL``. Plugins run in their
+own session (``start_new_session``) so a terminal's Ctrl-C reaches only the
+host, which then stops them in that order.
+
+Resource handling: no plugin process outlives :meth:`Supervisor.run`. If the
+supervisor is cancelled (the host's hard stop), every supervision task kills
+its process group with ``SIGKILL`` and reaps it in a shielded ``finally``;
+processes are signalled by pid / process group only, never by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from collections import deque
+from datetime import datetime, timezone
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..model import unstructure
+from ..settings import Settings
+from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
+
+if TYPE_CHECKING:
+    from .registry import Registry
+    from .session import PluginSession
+
+log = logging.getLogger("tgo_host.supervisor")
+
+STATUSES = ("stopped", "starting", "running", "error")
+TERM_WAIT = 2.0  # seconds between SIGTERM and SIGKILL
+KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
+OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
+ERROR_TAIL = 10  # output lines quoted in last_error
+MAX_LINE = 8192  # longer output lines are split
+
+
+class SupervisorError(Exception):
+    """An operation on launched plugins that cannot be done (the message says why)."""
+
+
+class UnknownPlugin(SupervisorError, LookupError):
+    """No launched plugin has this id."""
+
+    def __init__(self, plugin_id: str) -> None:
+        super().__init__(f"unknown plugin {plugin_id!r}: not a plugin the host launches")
+        self.plugin_id = plugin_id
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return self.args[0]
+
+
+class InstallError(SupervisorError):
+    """A directory could not be installed (or a plugin uninstalled)."""
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def describe_exit(returncode: int) -> str:
+    """``"exited with status 3"`` / ``"killed by signal SIGKILL"``."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"killed by signal {name}"
+    return f"exited with status {returncode}"
+
+
+class ManagedPlugin:
+    """One launched plugin: its manifest, its current process and what happened to it.
+
+    Public, read-only for callers: ``id``, ``manifest``, ``status`` (one of
+    :data:`STATUSES`), ``pid`` (None unless a process is running),
+    ``restart_count``, ``last_error``, ``registered`` (a session from this
+    process has registered), ``session`` / ``session_plugin_id`` (that
+    session and the id it registered under), ``started_at`` (ISO 8601),
+    ``installed_at``, ``updated_at``, ``managed`` (installed into
+    ``managed_plugins_dir``) and ``logs`` (the last output lines).
+    """
+
+    def __init__(self, manifest: Manifest, log_lines: int, *, managed: bool = False, installed_at: str | None = None) -> None:
+        self.manifest = manifest
+        self.id = manifest.id
+        self.managed = managed
+        self.status = "stopped"
+        self.pid: int | None = None
+        self.restart_count = 0
+        self.last_error: str | None = None
+        self.registered = False
+        self.session: PluginSession | None = None
+        self.session_plugin_id: str | None = None
+        self.started_at: str | None = None
+        self.installed_at = installed_at or manifest.modified_at()
+        self.updated_at = manifest.modified_at()
+        self.logs: deque[str] = deque(maxlen=log_lines)
+        self.process: trio.Process | None = None
+        # supervision state
+        self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
+        self._task_done: trio.Event | None = None  # None: never supervised; set: no task
+        self._wake = trio.Event()  # cuts a back-off short (stop, start)
+        self._stop_requested = False
+        self._crashes: deque[float] = deque()  # trio times of recent unexpected exits
+        self._run_lines = 0  # output lines of the current run
+        self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
+
+    @property
+    def supervised(self) -> bool:
+        """A supervision task is alive (the process runs, is starting or is backing off)."""
+        return self._task_done is not None and not self._task_done.is_set()
+
+    def status_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "pid": self.pid,
+            "restart_count": self.restart_count,
+            "last_error": self.last_error,
+            "registered": self.registered,
+        }
+
+    def __repr__(self) -> str:
+        return f"<ManagedPlugin {self.id} {self.status} pid={self.pid}>"
+
+
+class Supervisor:
+    """Launches the plugins of some manifests and keeps them running.
+
+    Args:
+      settings: back-off, crash-loop, log and socket settings.
+      registry: the host's registry; its connect/disconnect events tell which
+        launched process has registered.
+      manifests: what to launch; ``None`` discovers ``settings.plugin_dirs``
+        and ``settings.managed_plugins_dir`` (errors kept in
+        :attr:`manifest_errors`, the good manifests still launch).
+
+    :meth:`run` must be running (it owns the processes) for
+    :meth:`start`, :meth:`restart` and :meth:`install`.
+    """
+
+    def __init__(self, settings: Settings, registry: "Registry", manifests: list[Manifest] | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.manifest_errors: list[ManifestError] = []
+        if manifests is None:
+            dirs = [os.path.abspath(d) for d in settings.plugin_dirs]
+            managed = self._managed_root()
+            if managed is not None and os.path.isdir(managed) and managed not in dirs:
+                dirs.append(managed)
+            manifests, self.manifest_errors = discover(dirs)
+        self._plugins: dict[str, ManagedPlugin] = {}
+        for manifest in manifests:
+            if manifest.id in self._plugins:
+                self.manifest_errors.append(
+                    ManifestError(manifest.file, "id", f"duplicate plugin id {manifest.id!r}")
+                )
+                continue
+            self._plugins[manifest.id] = ManagedPlugin(manifest, settings.log_lines, managed=self._is_managed(manifest))
+        self._nursery: trio.Nursery | None = None
+        self._stopping_all = False
+        self._installing: set[str] = set()
+
+    # -- lookups -------------------------------------------------------------
+
+    def plugins(self) -> list[ManagedPlugin]:
+        """Every launched plugin, by id."""
+        return [self._plugins[k] for k in sorted(self._plugins)]
+
+    def get(self, plugin_id: str) -> ManagedPlugin:
+        """The plugin ``plugin_id``; raises :class:`UnknownPlugin`."""
+        try:
+            return self._plugins[plugin_id]
+        except KeyError:
+            raise UnknownPlugin(plugin_id) from None
+
+    def __contains__(self, plugin_id: object) -> bool:
+        return plugin_id in self._plugins
+
+    def status(self, plugin_id: str) -> dict[str, Any]:
+        """``{id, status, pid, restart_count, last_error, registered}``; raises :class:`UnknownPlugin`."""
+        return self.get(plugin_id).status_dict()
+
+    def logs(self, plugin_id: str, limit: int = 200) -> list[str]:
+        """The plugin's last ``limit`` output lines (stdout and stderr), oldest first."""
+        lines = self.get(plugin_id).logs
+        if limit <= 0:
+            return []
+        return list(lines)[-limit:]
+
+    def installed(self) -> list[dict[str, Any]]:
+        """Every launched plugin in the shape of ``GET /plugins/installed`` (http-api.md)."""
+        out = []
+        for plugin in self.plugins():
+            manifest = plugin.manifest
+            session = plugin.session if plugin.registered else None
+            capabilities = [unstructure(c) for c in session.capabilities] if session is not None else []
+            out.append(
+                {
+                    "plugin_id": plugin.id,
+                    "name": manifest.display_name,
+                    "version": manifest.version,
+                    "description": manifest.description,
+                    "author": manifest.author,
+                    "status": plugin.status,
+                    "install_type": "local",
+                    "source_url": manifest.source_url,
+                    "installed_at": plugin.installed_at,
+                    "updated_at": plugin.updated_at,
+                    "pid": plugin.pid,
+                    "last_error": plugin.last_error,
+                    "is_dev_mode": False,
+                    "capabilities": capabilities,
+                }
+            )
+        return out
+
+    # -- the supervisor task ---------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Launch every plugin and supervise them until cancelled.
+
+        Reports readiness via ``task_status`` as soon as the launches are
+        scheduled (it does not wait for plugins to register). On exit, by
+        cancellation or otherwise, every plugin process still alive is killed.
+        """
+        for error in self.manifest_errors:
+            log.error("manifest error: %s", error)
+        unsubscribe = self.registry.subscribe(self._on_registry_event)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for plugin in self.plugins():
+                    self._prepare(plugin)
+                    nursery.start_soon(self._supervise, plugin)
+                if self._plugins:
+                    log.info("launching %d plugin(s): %s", len(self._plugins), ", ".join(sorted(self._plugins)))
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            unsubscribe()
+            self._kill_remaining()
+
+    # -- operations ------------------------------------------------------------
+
+    async def start(self, plugin_id: str) -> ManagedPlugin:
+        """Start a stopped (or failed) plugin; returns once its process is spawned.
+
+        A plugin already running is left alone; one waiting to be restarted
+        is restarted now. The crash-loop history is cleared. If the process
+        cannot be spawned, the plugin's status is ``"error"`` with the reason
+        in ``last_error``. Raises :class:`UnknownPlugin`, or
+        :class:`SupervisorError` while the host shuts down.
+        """
+        plugin = self.get(plugin_id)
+        async with plugin._lock:
+            await self._start(plugin)
+        return plugin
+
+    async def stop(self, plugin_id: str, grace: float | None = None, *, send_shutdown: bool = True) -> ManagedPlugin:
+        """Stop a plugin: ``shutdown``, wait ``grace`` s, ``SIGTERM``, 2 s, ``SIGKILL``.
+
+        ``grace`` defaults to ``settings.shutdown_grace``. The plugin is not
+        restarted afterwards; its status is ``"stopped"``.
+        """
+        plugin = self.get(plugin_id)
+        async with plugin._lock:
+            await self._stop(plugin, self._grace(grace), send_shutdown=send_shutdown)
+        return plugin
+
+    async def restart(self, plugin_id: str, grace: float | None = None) -> ManagedPlugin:
+        """Stop the plugin (as :meth:`stop`) and start it again with a new process."""
+        plugin = self.get(plugin_id)
+        async with plugin._lock:
+            was_supervised = plugin.supervised
+            await self._stop(plugin, self._grace(grace), send_shutdown=True)
+            if was_supervised:
+                plugin.restart_count += 1
+            await self._start(plugin)
+        return plugin
+
+    async def stop_all(self, grace: float, *, send_shutdown: bool = True) -> None:
+        """Stop every running plugin concurrently under one ``grace``; no restarts after this.
+
+        Used by the host's shutdown cascade, which sends ``shutdown`` to every
+        session itself: it passes ``send_shutdown=False`` and this only waits
+        for the processes to exit, then escalates. With ``send_shutdown=True``
+        a session that is already being shut down is tolerated (the second
+        request simply fails when the connection closes).
+        """
+        self._stopping_all = True
+        running = [p for p in self.plugins() if p.supervised]
+        if not running:
+            return
+        log.info("stopping %d launched plugin(s), grace %g s", len(running), grace)
+        async with trio.open_nursery() as nursery:
+            for plugin in running:
+                nursery.start_soon(self._stop_locked, plugin, grace, send_shutdown)
+
+    async def install(self, path: str) -> ManagedPlugin:
+        """Copy the plugin directory ``path`` into ``managed_plugins_dir``, then start it.
+
+        Raises :class:`ManifestError` for a bad manifest, :class:`InstallError`
+        when ``managed_plugins_dir`` is unset, the id is already known, or the
+        copy fails; :class:`SupervisorError` when the supervisor is not running.
+        """
+        root = self._managed_root()
+        if root is None:
+            raise InstallError("cannot install: managed_plugins_dir is not set (config file or TGO_MANAGED_PLUGINS_DIR)")
+        self._check_running()
+        source = os.path.abspath(path)
+        if not os.path.isdir(source):
+            raise InstallError(f"cannot install {source}: not a directory")
+        if manifest_file(source) is None:
+            raise InstallError(f"cannot install {source}: no plugin.yml in it")
+        manifest = load_manifest(source)
+        plugin_id = manifest.id
+        if plugin_id in self._plugins or plugin_id in self._installing:
+            where = self._plugins[plugin_id].manifest.directory if plugin_id in self._plugins else "an install in progress"
+            raise InstallError(f"plugin {plugin_id!r} is already installed ({where}); uninstall it first")
+        target = os.path.join(root, plugin_id)
+        if os.path.lexists(target):
+            raise InstallError(f"cannot install {plugin_id!r}: {target} already exists")
+        self._installing.add(plugin_id)
+        try:
+            try:
+                await trio.to_thread.run_sync(partial(_copy_plugin, source, target, root))
+            except OSError as exc:
+                await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
+                raise InstallError(f"cannot install {plugin_id!r}: copying {source} to {target} failed: {exc}") from None
+            try:
+                manifest = load_manifest(target)
+            except ManifestError:
+                await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
+                raise
+            plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=_now_iso())
+            self._plugins[plugin_id] = plugin
+        finally:
+            self._installing.discard(plugin_id)
+        log.info("installed plugin %s from %s into %s", plugin_id, source, target)
+        await self.start(plugin_id)
+        return plugin
+
+    async def uninstall(self, plugin_id: str, grace: float | None = None) -> None:
+        """Stop an installed plugin and delete its copy in ``managed_plugins_dir``.
+
+        Plugins found in ``plugin_dirs`` are not the host's to delete:
+        :class:`InstallError`.
+        """
+        plugin = self.get(plugin_id)
+        if not plugin.managed:
+            raise InstallError(
+                f"plugin {plugin_id!r} was not installed by the host (it lives in {plugin.manifest.directory}); "
+                "remove it from its plugin directory instead"
+            )
+        async with plugin._lock:
+            await self._stop(plugin, self._grace(grace), send_shutdown=True)
+            if self._plugins.get(plugin_id) is plugin:
+                del self._plugins[plugin_id]
+        await trio.to_thread.run_sync(partial(shutil.rmtree, plugin.manifest.directory, ignore_errors=True))
+        log.info("uninstalled plugin %s (removed %s)", plugin_id, plugin.manifest.directory)
+
+    # -- internals: start/stop ---------------------------------------------------
+
+    def _grace(self, grace: float | None) -> float:
+        return self.settings.shutdown_grace if grace is None else grace
+
+    def _managed_root(self) -> str | None:
+        root = self.settings.managed_plugins_dir
+        return os.path.abspath(root) if root else None
+
+    def _is_managed(self, manifest: Manifest) -> bool:
+        root = self._managed_root()
+        return root is not None and os.path.dirname(manifest.directory) == root
+
+    def _check_running(self) -> None:
+        if self._stopping_all:
+            raise SupervisorError("the host is shutting down")
+        if self._nursery is None:
+            raise SupervisorError("the plugin supervisor is not running")
+
+    def _prepare(self, plugin: ManagedPlugin) -> None:
+        plugin._stop_requested = False
+        plugin._wake = trio.Event()
+        plugin._task_done = trio.Event()
+
+    async def _start(self, plugin: ManagedPlugin) -> None:
+        self._check_running()
+        assert self._nursery is not None
+        plugin._crashes.clear()
+        if plugin.supervised:
+            plugin._wake.set()  # running: no-op; backing off: restart now
+            return
+        plugin.last_error = None
+        self._prepare(plugin)
+        await self._nursery.start(self._supervise, plugin)
+
+    async def _stop_locked(self, plugin: ManagedPlugin, grace: float, send_shutdown: bool) -> None:
+        async with plugin._lock:
+            await self._stop(plugin, grace, send_shutdown=send_shutdown)
+
+    async def _stop(self, plugin: ManagedPlugin, grace: float, *, send_shutdown: bool) -> None:
+        plugin._stop_requested = True
+        plugin._wake.set()
+        done = plugin._task_done
+        if done is None or done.is_set():
+            plugin.status = "stopped"
+            return
+        deadline = trio.current_time() + grace
+        session = plugin.session
+        if send_shutdown and session is not None and session.conn.close_reason is None:
+            log.info("stopping plugin %s: sending shutdown (grace %g s)", plugin.id, grace)
+            with trio.move_on_at(deadline):
+                await session.shutdown(max(deadline - trio.current_time(), 0.0))
+        with trio.move_on_at(deadline):
+            await done.wait()
+        for sig, wait in ((signal.SIGTERM, TERM_WAIT), (signal.SIGKILL, KILL_WAIT)):
+            if done.is_set():
+                break
+            proc = plugin.process
+            if proc is not None:
+                log.warning(
+                    "plugin %s (pid %d) still running after %s; sending %s to its process group",
+                    plugin.id, proc.pid, "its grace period" if sig == signal.SIGTERM else "SIGTERM", sig.name,
+                )
+                _signal_group(proc, sig)
+            with trio.move_on_after(wait):
+                await done.wait()
+        if not done.is_set():
+            log.error("plugin %s could not be stopped (pid %s)", plugin.id, plugin.pid)
+            return
+        plugin.status = "stopped"
+
+    # -- internals: one plugin's life ----------------------------------------------
+
+    async def _supervise(self, plugin: ManagedPlugin, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Spawn, watch, and respawn ``plugin`` until stopped or failed.
+
+        A bug here is contained: the plugin gets status "error", its siblings
+        and the host carry on.
+        """
+        started = _Started(task_status)
+        try:
+            await self._supervise_loop(plugin, started)
+        except Exception as exc:
+            log.exception("supervision of plugin %s failed", plugin.id)
+            plugin.status = "error"
+            plugin.last_error = f"internal error in the supervisor: {exc!r}"
+        finally:
+            started()
+
+    async def _supervise_loop(self, plugin: ManagedPlugin, started: "_Started") -> None:
+        settings = self.settings
+        done = plugin._task_done
+        assert done is not None
+        base_delay = plugin.manifest.runtime.restart_delay
+        if base_delay is None:
+            base_delay = settings.restart_delay
+        delay = base_delay
+        try:
+            while True:
+                try:
+                    proc = await self._spawn(plugin)
+                except (OSError, ManifestError, ValueError) as exc:
+                    plugin.status = "error"
+                    plugin.last_error = f"cannot start: {exc}"
+                    log.error("plugin %s: %s", plugin.id, plugin.last_error)
+                    return
+                started()
+                began = trio.current_time()
+                returncode = await self._watch(plugin, proc)
+                ran = trio.current_time() - began
+                exit_text = describe_exit(returncode)
+                if self._exit_was_intended(plugin):
+                    plugin.status = "stopped"
+                    log.info("plugin %s stopped (%s)", plugin.id, exit_text)
+                    return
+                # an unexpected exit
+                tail = list(plugin.logs)[-min(plugin._run_lines, ERROR_TAIL):] if plugin._run_lines else []
+                plugin.last_error = f"{exit_text} after {ran:.1f} s" + (
+                    "; last output:\n" + "\n".join(tail) if tail else "; no output"
+                )
+                now = trio.current_time()
+                crashes = plugin._crashes
+                crashes.append(now)
+                while crashes and crashes[0] < now - settings.crash_loop_window:
+                    crashes.popleft()
+                if not plugin.manifest.runtime.auto_restart:
+                    plugin.status = "error"
+                    log.error("plugin %s %s; auto_restart is off", plugin.id, exit_text)
+                    return
+                if len(crashes) >= settings.crash_loop_restarts:
+                    plugin.status = "error"
+                    plugin.last_error = (
+                        f"crash loop: {len(crashes)} unexpected exits within {settings.crash_loop_window:g} s, "
+                        f"not restarting (start it again once fixed); last: {plugin.last_error}"
+                    )
+                    log.error("plugin %s %s; %d exits within %g s: not restarting", plugin.id, exit_text,
+                              len(crashes), settings.crash_loop_window)
+                    return
+                if ran >= settings.healthy_run:
+                    delay = base_delay
+                plugin.status = "starting"
+                log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, delay)
+                plugin._wake = trio.Event()
+                if not (plugin._stop_requested or self._stopping_all):
+                    with trio.move_on_after(delay):
+                        await plugin._wake.wait()
+                if plugin._stop_requested or self._stopping_all:
+                    plugin.status = "stopped"
+                    return
+                delay = min(max(delay * 2, 0.01), settings.restart_max_delay)
+                plugin.restart_count += 1
+        finally:
+            proc = plugin.process
+            if proc is not None:  # only when cancelled between spawn and watch
+                _signal_group(proc, signal.SIGKILL)
+            plugin.pid = None
+            plugin.registered = False
+            plugin.session = None
+            if plugin.status in ("starting", "running"):  # cancelled (host hard stop)
+                plugin.status = "stopped"
+            done.set()
+
+    def _exit_was_intended(self, plugin: ManagedPlugin) -> bool:
+        session = plugin._run_session
+        return (
+            plugin._stop_requested
+            or self._stopping_all
+            or (session is not None and session.shutdown_acknowledged)
+        )
+
+    async def _spawn(self, plugin: ManagedPlugin) -> trio.Process:
+        argv, cwd, extra_env = plugin.manifest.command()
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)  # systemd's socket is the host's, not the plugins'
+        env.setdefault("PYTHONUNBUFFERED", "1")  # output lines as they are written
+        env["TGO_SOCKET_PATH"] = self.settings.socket_path
+        env.update(extra_env)
+        plugin.status = "starting"
+        plugin.registered = False
+        plugin.session = None
+        plugin._run_session = None
+        plugin._run_lines = 0
+        proc = await trio.lowlevel.open_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        plugin.process = proc
+        plugin.pid = proc.pid
+        plugin.started_at = _now_iso()
+        log.info("started plugin %s pid %d: %s (cwd %s)", plugin.id, proc.pid, " ".join(argv), cwd)
+        return proc
+
+    async def _watch(self, plugin: ManagedPlugin, proc: trio.Process) -> int:
+        """Read the output of ``proc`` until it exits; returns its exit status.
+
+        Cancelled: the process group is killed and reaped before this returns.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                assert proc.stdout is not None and proc.stderr is not None
+                nursery.start_soon(self._read_output, plugin, proc.stdout)
+                nursery.start_soon(self._read_output, plugin, proc.stderr)
+                registration = trio.CancelScope()
+                nursery.start_soon(self._watch_registration, plugin, proc, registration)
+                returncode = await proc.wait()
+                registration.cancel()
+                _kill_leftovers(plugin.id, proc)  # children that outlived it would hold the pipes
+                nursery.cancel_scope.deadline = trio.current_time() + OUTPUT_DRAIN
+            return returncode
+        finally:
+            with trio.CancelScope(shield=True):
+                if proc.returncode is None:
+                    _signal_group(proc, signal.SIGKILL)
+                    with trio.move_on_after(KILL_WAIT):
+                        await proc.wait()
+                    _kill_leftovers(plugin.id, proc)
+                for stream in (proc.stdin, proc.stdout, proc.stderr):
+                    if stream is not None:
+                        await stream.aclose()
+            if plugin.process is proc:
+                plugin.process = None
+
+    async def _watch_registration(self, plugin: ManagedPlugin, proc: trio.Process, scope: trio.CancelScope) -> None:
+        with scope:
+            await trio.sleep(self.settings.register_timeout)
+            if plugin.process is proc and plugin.status == "starting":
+                plugin.status = "running"
+                log.warning("plugin %s (pid %d) has not registered within %g s", plugin.id, proc.pid,
+                            self.settings.register_timeout)
+
+    async def _read_output(self, plugin: ManagedPlugin, stream: trio.abc.ReceiveStream) -> None:
+        logger = logging.getLogger(f"tgo_host.plugin.{plugin.id}")
+        pending = b""
+        try:
+            while True:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    self._output_line(plugin, logger, line)
+                while len(pending) > MAX_LINE:
+                    self._output_line(plugin, logger, pending[:MAX_LINE])
+                    pending = pending[MAX_LINE:]
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+        finally:
+            if pending:
+                self._output_line(plugin, logger, pending)
+
+    @staticmethod
+    def _output_line(plugin: ManagedPlugin, logger: logging.Logger, raw: bytes) -> None:
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        plugin.logs.append(line)
+        plugin._run_lines += 1
+        logger.info("[%s] %s", plugin.id, line)
+
+    # -- internals: registration matching --------------------------------------------
+
+    def _on_registry_event(self, event: str, session: "PluginSession") -> None:
+        if event == "disconnected":
+            for plugin in self._plugins.values():
+                if plugin.session is session:
+                    plugin.registered = False
+                    plugin.session = None
+                    log.info("plugin %s (pid %s) disconnected", plugin.id, plugin.pid)
+            return
+        peer_pid = session.peer.pid
+        if event != "connected" or not peer_pid:
+            return
+        for plugin in self._plugins.values():
+            proc = plugin.process
+            if proc is not None and _same_process_group(peer_pid, proc.pid):
+                plugin.registered = True
+                plugin.session = session
+                plugin._run_session = session
+                plugin.session_plugin_id = session.plugin_id
+                if plugin.status == "starting":
+                    plugin.status = "running"
+                log.info("launched plugin %s (pid %d) registered as %s", plugin.id, proc.pid, session.plugin_id)
+                return
+
+    def _kill_remaining(self) -> None:
+        for plugin in self._plugins.values():
+            proc = plugin.process
+            if proc is not None and proc.returncode is None:
+                log.warning("killing plugin %s (pid %d)", plugin.id, proc.pid)
+                _signal_group(proc, signal.SIGKILL)
+
+
+class _Started:
+    """``task_status.started()`` at most once."""
+
+    def __init__(self, task_status: trio.TaskStatus[None]) -> None:
+        self._task_status = task_status
+        self._done = False
+
+    def __call__(self) -> None:
+        if not self._done:
+            self._done = True
+            self._task_status.started()
+
+
+# -- process helpers ---------------------------------------------------------------
+
+
+def _same_process_group(peer_pid: int, leader_pid: int) -> bool:
+    """Whether ``peer_pid`` is the plugin's process or one in its process group."""
+    if peer_pid == leader_pid:
+        return True
+    try:
+        return os.getpgid(peer_pid) == leader_pid
+    except OSError:
+        return False
+
+
+def _signal_group(proc: trio.Process, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group led by ``proc`` (its own session), if not yet reaped."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_leftovers(plugin_id: str, proc: trio.Process) -> None:
+    """After the plugin's process exited: SIGKILL what is left of its process group.
+
+    The group id is the (just reaped) leader's pid; Linux does not reuse a
+    pid while a process group of that id exists.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    log.warning("plugin %s: killed processes left in its process group %d", plugin_id, proc.pid)
+
+
+def _copy_plugin(source: str, target: str, root: str) -> None:
+    os.makedirs(root, mode=0o750, exist_ok=True)
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".git"))
