@@ -131,6 +131,27 @@ _STATIC_SCHEMAS: dict[str, Any] = {
         "required": ["action", "data"],
         "properties": {"action": {"type": "string"}, "data": {"type": "object"}},
     },
+    "Operation": {
+        "type": "object",
+        "required": ["success", "message", "status", "pid"],
+        "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}, "plugin_id": {"type": "string"},
+                       "status": {"type": "string", "enum": ["stopped", "starting", "running", "error"]},
+                       "pid": {"type": "integer", "nullable": True}},
+    },
+    "InstallRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+    "InstalledPlugin": {
+        "type": "object",
+        "required": ["plugin_id", "name", "status", "install_type", "pid", "is_dev_mode", "capabilities"],
+        "properties": {
+            "plugin_id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "string", "nullable": True},
+            "description": {"type": "string", "nullable": True}, "author": {"type": "string", "nullable": True},
+            "status": {"type": "string", "enum": ["stopped", "starting", "running", "error"]},
+            "install_type": {"type": "string"}, "source_url": {"type": "string", "nullable": True},
+            "installed_at": {"type": "string", "nullable": True}, "updated_at": {"type": "string", "nullable": True},
+            "pid": {"type": "integer", "nullable": True}, "last_error": {"type": "string", "nullable": True},
+            "is_dev_mode": {"type": "boolean"}, "capabilities": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "ToolResult": {
         "type": "object",
         "required": ["success"],
@@ -141,6 +162,7 @@ _STATIC_SCHEMAS: dict[str, Any] = {
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
     text = {
+        409: "Conflict: already installed, or not installed by this host",
         404: "Unknown plugin, hidden from this project, or missing the capability/tool",
         413: "Request body too large",
         422: "Invalid request body (the message names the field path)",
@@ -151,6 +173,12 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     return {
         str(s): {"description": text[s], "content": {"application/json": {"schema": _ref("Error")}}} for s in statuses
     }
+
+
+def _created(operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` answering 201 instead of 200."""
+    operation["responses"]["201"] = operation["responses"].pop("200")
+    return operation
 
 
 def build_openapi() -> dict[str, Any]:
@@ -227,6 +255,33 @@ def build_openapi() -> dict[str, Any]:
         "/plugins/{plugin_id}/channel/send": {"post": op(
             "channel_integration/send_message", obj, body="ChannelSendMessageParams", errors=(404, 502, 504),
             params=(plugin_id,))},
+        "/plugins/installed": {"get": op("Plugins launched by this host", {
+            "type": "object", "required": ["plugins", "total"],
+            "properties": {"plugins": {"type": "array", "items": _ref("InstalledPlugin")}, "total": {"type": "integer"}}},
+            tag="processes")},
+        "/plugins/install": {"post": _created(op("Install a plugin from a local directory holding plugin.yml",
+                                                 _ref("Operation"), body="InstallRequest", errors=(409,), tag="processes"))},
+        "/plugins/{plugin_id}/start": {"post": op("Start a launched plugin", _ref("Operation"), errors=(404,),
+                                                  params=(plugin_id,), tag="processes")},
+        "/plugins/{plugin_id}/stop": {"post": op("Stop: shutdown, grace, SIGTERM, SIGKILL", _ref("Operation"), errors=(404,),
+                                                 params=(plugin_id,), tag="processes")},
+        "/plugins/{plugin_id}/restart": {"post": op("Restart with a new process", _ref("Operation"), errors=(404,),
+                                                    params=(plugin_id,), tag="processes")},
+        "/plugins/{plugin_id}/logs": {"get": op("Recent output lines", {
+            "type": "object", "required": ["plugin_id", "logs"],
+            "properties": {"plugin_id": {"type": "string"}, "logs": {"type": "array", "items": {"type": "string"}}}},
+            errors=(404, 422), params=(plugin_id, {"name": "limit", "in": "query", "required": False,
+                                                   "schema": {"type": "integer", "minimum": 0}}), tag="processes")},
+        "/plugins/{plugin_id}/status": {"get": op("Process status", {
+            "type": "object", "required": ["id", "status", "pid", "restart_count", "last_error"],
+            "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["stopped", "starting", "running", "error"]},
+                           "pid": {"type": "integer", "nullable": True}, "restart_count": {"type": "integer"},
+                           "last_error": {"type": "string", "nullable": True}, "registered": {"type": "boolean"}}},
+            errors=(404,), params=(plugin_id,), tag="processes")},
+        "/plugins/{plugin_id}/uninstall": {"delete": op("Stop and remove an installed plugin", {
+            "type": "object", "required": ["success", "message"],
+            "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}}},
+            errors=(404, 409), params=(plugin_id,), tag="processes")},
         "/healthz": {"get": {"summary": "Process is up", "tags": ["operations"], "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": obj}}}}}},
         "/readyz": {"get": {"summary": "Listening on the plugin socket and not shutting down", "tags": ["operations"],

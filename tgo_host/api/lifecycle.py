@@ -1,0 +1,120 @@
+"""The routes of http-api.md "Plugin processes": installed list, start/stop/restart, logs, status, install, uninstall.
+
+Thin handlers over :class:`~tgo_host.plugins.supervisor.Supervisor`. A host
+without a supervisor lists nothing and knows no launched plugin (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from ..plugins.manifest import ManifestError
+from ..plugins.supervisor import InstallError, SupervisorError, UnknownPlugin
+from ..model.fields import model
+from .bodies import read_body
+from .errors import ApiError, JSONResponse
+
+
+@model
+class InstallRequest:
+    """Body of ``POST /plugins/install``: a local directory holding ``plugin.yml``."""
+
+    path: str
+
+
+class LifecycleRoutes:
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/plugins/installed", self.installed, methods=["GET"]),
+            Route("/plugins/install", self.install, methods=["POST"]),
+            Route("/plugins/{plugin_id}/start", self.start, methods=["POST"]),
+            Route("/plugins/{plugin_id}/stop", self.stop, methods=["POST"]),
+            Route("/plugins/{plugin_id}/restart", self.restart, methods=["POST"]),
+            Route("/plugins/{plugin_id}/logs", self.logs, methods=["GET"]),
+            Route("/plugins/{plugin_id}/status", self.status, methods=["GET"]),
+            Route("/plugins/{plugin_id}/uninstall", self.uninstall, methods=["DELETE"]),
+        ]
+
+    @property
+    def supervisor(self) -> Any:
+        return self.host.supervisor
+
+    def _known(self, plugin_id: str) -> Any:
+        if self.supervisor is None or plugin_id not in self.supervisor:
+            raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host", plugin_id=plugin_id)
+        return self.supervisor
+
+    async def installed(self, request: Request) -> JSONResponse:
+        plugins = self.supervisor.installed() if self.supervisor is not None else []
+        return JSONResponse({"plugins": plugins, "total": len(plugins)})
+
+    async def _operate(self, request: Request, verb: str) -> JSONResponse:
+        plugin_id = request.path_params["plugin_id"]
+        supervisor = self._known(plugin_id)
+        try:
+            plugin = await getattr(supervisor, verb)(plugin_id)
+        except UnknownPlugin:
+            raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host") from None
+        except SupervisorError as exc:
+            raise ApiError(503, "supervisor_unavailable", f"cannot {verb} {plugin_id!r}: {exc}", plugin_id=plugin_id) from None
+        ok = plugin.status != "error"
+        message = f"{plugin_id} {verb}ed" if verb != "stop" else f"{plugin_id} stopped"
+        if not ok:
+            message = f"{verb} failed: {plugin.last_error}"
+        return JSONResponse({"success": ok, "message": message, "status": plugin.status, "pid": plugin.pid})
+
+    async def start(self, request: Request) -> JSONResponse:
+        return await self._operate(request, "start")
+
+    async def stop(self, request: Request) -> JSONResponse:
+        return await self._operate(request, "stop")
+
+    async def restart(self, request: Request) -> JSONResponse:
+        return await self._operate(request, "restart")
+
+    async def logs(self, request: Request) -> JSONResponse:
+        plugin_id = request.path_params["plugin_id"]
+        supervisor = self._known(plugin_id)
+        raw_limit = request.query_params.get("limit", "200")
+        if not raw_limit.isdigit():
+            raise ApiError(422, "invalid_request", "limit must be a non-negative integer", path="limit")
+        return JSONResponse({"plugin_id": plugin_id, "logs": supervisor.logs(plugin_id, int(raw_limit))})
+
+    async def status(self, request: Request) -> JSONResponse:
+        plugin_id = request.path_params["plugin_id"]
+        return JSONResponse(self._known(plugin_id).status(plugin_id))
+
+    async def install(self, request: Request) -> JSONResponse:
+        body = await read_body(request, InstallRequest, self.host.settings.max_http_body_bytes)
+        if self.supervisor is None:
+            raise ApiError(503, "supervisor_unavailable", "this host does not launch plugins")
+        try:
+            plugin = await self.supervisor.install(body.path)
+        except ManifestError as exc:
+            raise ApiError(422, "invalid_manifest", str(exc), path="path") from None
+        except InstallError as exc:
+            raise ApiError(409, "install_failed", str(exc)) from None
+        except SupervisorError as exc:
+            raise ApiError(503, "supervisor_unavailable", str(exc)) from None
+        return JSONResponse(
+            {"success": plugin.status != "error", "message": f"installed {plugin.id}", "plugin_id": plugin.id,
+             "status": plugin.status, "pid": plugin.pid},
+            status_code=201,
+        )
+
+    async def uninstall(self, request: Request) -> JSONResponse:
+        plugin_id = request.path_params["plugin_id"]
+        supervisor = self._known(plugin_id)
+        try:
+            await supervisor.uninstall(plugin_id)
+        except InstallError as exc:
+            raise ApiError(409, "uninstall_failed", str(exc), plugin_id=plugin_id) from None
+        except SupervisorError as exc:
+            raise ApiError(503, "supervisor_unavailable", str(exc), plugin_id=plugin_id) from None
+        return JSONResponse({"success": True, "message": f"uninstalled {plugin_id}"})
