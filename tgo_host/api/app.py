@@ -16,6 +16,7 @@ from .console import console_routes
 from .errors import ApiError, JSONResponse
 from .metrics import HostMetrics
 from .openapi import build_openapi, render_docs
+from .lifecycle import LifecycleRoutes
 from .rendering import RenderingRoutes
 
 log = logging.getLogger("tgo_host.api")
@@ -109,6 +110,7 @@ def build_app(host: Any, *, extra_routes: list[Route] | None = None) -> Starlett
         Route("/docs", docs_route, methods=["GET"]),
         *(extra_routes or []),
         *console_routes(host),
+        *LifecycleRoutes(host).routes(),  # before RenderingRoutes' /plugins/{plugin_id}
         *RenderingRoutes(host).routes(),
     ]
     app = Starlette(
