@@ -21,7 +21,8 @@ run: install
 	@echo "tgo-host: plugin socket $(RUN_DIR)/tgo.sock, HTTP API http://$(HTTP) (console: http://$(HTTP)/console)"
 	@echo "          launching every example in plugins_examples/; try:"
 	@echo "          curl -s -X POST $(HTTP)/plugins/visitor-panel/render -H 'content-type: application/json' -d '{\"visitor_id\":\"v1\"}'"
-	TGO_SOCKET_PATH=$(RUN_DIR)/tgo.sock exec $(BIN)/tgo-host run --http $(HTTP) \
+	TGO_SOCKET_PATH=$(RUN_DIR)/tgo.sock TICKET_DB=$(RUN_DIR)/tickets.db CUSTOM_IM_OUTBOX=$(RUN_DIR)/outbox.jsonl \
+		exec $(BIN)/tgo-host run --http $(HTTP) \
 		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed
 
 test: install
