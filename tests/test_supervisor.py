@@ -159,6 +159,7 @@ async def test_crash_after_requests_is_restarted_and_serves_again(fast, nursery,
 
 async def test_healthy_run_resets_the_back_off(fast, nursery, records, tmp_path):
     fast.healthy_run = 0.3
+    fast.restart_max_delay = 5.0
     fast.crash_loop_restarts = 100
     (tmp_path / "plugin.yml").write_text(textwrap.dedent(f"""\
         id: test.flaky
@@ -170,9 +171,10 @@ async def test_healthy_run_resets_the_back_off(fast, nursery, records, tmp_path)
     await wait_for(lambda: len(records.starts("flaky")) >= 4, timeout=10)
     await host.supervisor.stop("test.flaky")
     times = [t for _, t in records.starts("flaky")][:4]
-    # every run lasts 0.4 s > healthy_run: the delay stays 0.2 instead of 0.2, 0.4, 0.6
+    # every run lasts 0.4 s > healthy_run: the delay stays 0.2 (instead of 0.2, 0.4, 0.8)
     for gap in gaps(times):
-        assert 0.6 <= gap < 0.6 + 0.35, gaps(times)
+        assert 0.6 <= gap < 0.6 + 0.45, gaps(times)
+    assert max(gaps(times)) - min(gaps(times)) < 0.3, gaps(times)
     assert all(gone(pid) for pid in records.pids("flaky"))
 
 
@@ -355,3 +357,19 @@ async def test_uninstall_refuses_plugins_it_did_not_install(fast, nursery, recor
     await wait_for(lambda: host.supervisor.get("test.echo").status == "stopped", timeout=10)
     with pytest.raises(SupervisorError, match="shutting down"):
         await host.supervisor.start("test.echo")
+
+
+async def test_plugin_behind_a_wrapper_script_is_matched_by_process_group(fast, nursery, records, tmp_path):
+    (tmp_path / "plugin.yml").write_text(
+        f"id: test.wrapped\nruntime:\n  command: /bin/sh\n"
+        f"  args: ['-c', '{sys.executable} {PLUGINS / 'lifecycle.py'} --id wrapped; echo wrapper done']\n"
+    )
+    host = await start_host(fast, nursery, [load_manifest(str(tmp_path))])
+    plugin = host.supervisor.get("test.wrapped")
+    await wait_for(lambda: plugin.registered, timeout=10)
+    [python_pid] = records.pids("wrapped")
+    assert plugin.session.peer.pid == python_pid != plugin.pid  # sh forked python
+    assert os.getpgid(python_pid) == plugin.pid
+    await host.supervisor.stop("test.wrapped")
+    assert "shutdown" in records.lines("wrapped") and "wrapper done" in host.supervisor.logs("test.wrapped")
+    assert gone(python_pid) and plugin.status == "stopped"

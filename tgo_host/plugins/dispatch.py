@@ -135,6 +135,7 @@ class Dispatcher:
                 raise InvalidResult(session.conn.name, method, exc) from None
         except RpcFailure as exc:
             outcome = error_kind(exc)
+            log.warning("%s failed (%s): %s", method, outcome, exc.message)
             raise
         finally:
             if self.observe is not None:

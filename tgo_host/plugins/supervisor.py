@@ -417,6 +417,8 @@ class Supervisor:
     async def _start(self, plugin: ManagedPlugin) -> None:
         self._check_running()
         assert self._nursery is not None
+        if self._plugins.get(plugin.id) is not plugin:  # uninstalled meanwhile
+            raise UnknownPlugin(plugin.id)
         plugin._crashes.clear()
         if plugin.supervised:
             plugin._wake.set()  # running: no-op; backing off: restart now
@@ -476,8 +478,7 @@ class Supervisor:
             log.exception("supervision of plugin %s failed", plugin.id)
             plugin.status = "error"
             plugin.last_error = f"internal error in the supervisor: {exc!r}"
-        finally:
-            started()
+        started()  # not on cancellation: then `nursery.start` raises Cancelled itself
 
     async def _supervise_loop(self, plugin: ManagedPlugin, started: "_Started") -> None:
         settings = self.settings
@@ -565,7 +566,7 @@ class Supervisor:
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)  # systemd's socket is the host's, not the plugins'
         env.setdefault("PYTHONUNBUFFERED", "1")  # output lines as they are written
-        env["TGO_SOCKET_PATH"] = self.settings.socket_path
+        env["TGO_SOCKET_PATH"] = os.path.abspath(self.settings.socket_path)  # plugins run in their own cwd
         env.update(extra_env)
         plugin.status = "starting"
         plugin.registered = False
