@@ -148,3 +148,19 @@ def test_refuses_to_start_on_a_live_socket(short_dir):
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=10) == 0
+
+
+def test_example_config_is_valid_and_complete():
+    """deploy/tgo-host.example.toml names every setting and passes `check`."""
+    import attrs
+    import tomllib
+
+    from tgo_host.settings import Settings
+
+    path = ROOT / "deploy" / "tgo-host.example.toml"
+    text = path.read_text()
+    documented = set(tomllib.loads(text)) | {line.split("=")[0].strip("# ").strip() for line in text.splitlines() if line.startswith("# ") and "=" in line}
+    assert {f.name for f in attrs.fields(Settings)} <= documented
+    out = run_cli("check", "--config", str(path), env={"TGO_SOCKET_PATH": ""})
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "render_timeout = 5.0" in out.stdout
