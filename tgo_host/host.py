@@ -74,7 +74,6 @@ class Host:
         self.http_binds: list[str] = []
         self.http_token: str | None = None  # bearer token required by the HTTP API, when set
         self.dev_tcp_address: tuple[str, int] | None = None
-        self.extra_routes: list[Any] | None = None  # more HTTP routes (lifecycle, console), set by the CLI
         self.ready = False
         self.forced = False
         self._connections: set[PluginSession] = set()

@@ -61,7 +61,7 @@ class RequireBearerToken:
         await self.app(scope, receive, send)
 
 
-def build_app(host: Any, *, extra_routes: list[Route] | None = None) -> Starlette:
+def build_app(host: Any) -> Starlette:
     """The Starlette app serving ``host``'s HTTP API. Also installs the metrics hook on its dispatcher."""
     metrics = HostMetrics(host)
     host.dispatcher.observe = metrics.observe
@@ -108,7 +108,6 @@ def build_app(host: Any, *, extra_routes: list[Route] | None = None) -> Starlett
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/openapi.json", openapi_route, methods=["GET"]),
         Route("/docs", docs_route, methods=["GET"]),
-        *(extra_routes or []),
         *console_routes(host),
         *LifecycleRoutes(host).routes(),  # before RenderingRoutes' /plugins/{plugin_id}
         *RenderingRoutes(host).routes(),

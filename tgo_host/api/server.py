@@ -57,7 +57,7 @@ async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio
     config.accesslog = None
     config.errorlog = logging.getLogger("tgo_host.api.server")
     config.keep_alive_timeout = 5
-    app = build_app(host, extra_routes=getattr(host, "extra_routes", None))
+    app = build_app(host)
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
