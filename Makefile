@@ -6,9 +6,17 @@ STAMP := $(VENV)/.installed
 RUN_DIR := $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 
-.PHONY: install run test check clean
+.PHONY: install system-deps run test check clean
 
 install: $(STAMP)
+
+# Debian packages the tests use: Chromium for the console's browser tests, Node.js for
+# the Node example plugin. Installed only when running as root and missing.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null; }; then \
+		echo "installing Debian packages: chromium nodejs"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs >/dev/null; \
+	fi
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +33,7 @@ run: install
 		exec $(BIN)/tgo-host run --http $(HTTP) \
 		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest
 
 check: install

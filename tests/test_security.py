@@ -186,3 +186,16 @@ def test_dev_token_command_uses_secret_file(short_dir):
     assert claims["type"] == "plugin_dev" and claims["project_id"] == "P" and claims["user_id"] == "U"
     assert 7100 < claims["exp"] - time.time() <= 7200
     assert run_cli("dev-token", "--project", "P", "--user", "U").returncode == 2  # no secret, no default
+
+
+async def test_console_pages_open_but_console_data_needs_the_token(settings, nursery):
+    settings.http_addr = "127.0.0.1:0"
+    host = Host(settings, services=[http_service])
+    host.http_token = "s3cret-token"
+    await nursery.start(host.serve)
+    async with httpx.AsyncClient(base_url=host.http_binds[0]) as http:
+        for path in ("/console", "/console/gallery", "/console/plugins"):
+            assert (await http.get(path)).status_code == 200, path
+        assert (await http.get("/console/events")).status_code == 401
+        assert (await http.get("/console/../plugins")).status_code == 401
+    host.request_stop()

@@ -42,14 +42,19 @@ class RefuseWhileStopping:
 class RequireBearerToken:
     """ASGI middleware: every route but the probes needs ``Authorization: Bearer <token>``."""
 
-    OPEN_PATHS = ("/healthz", "/readyz")
+    #: Probes, and the console's pages and static files: they carry no data and a browser
+    #: cannot attach a header when it opens a page. The console's API calls and its event
+    #: stream send the token (given once as ``/console#token=…``).
+    OPEN_PATHS = ("/healthz", "/readyz", "/console", "/console/", "/console/gallery", "/console/plugins")
+    OPEN_PREFIXES = ("/console/static/",)
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.OPEN_PATHS:
+        path = scope["path"]
+        if scope["type"] == "http" and path not in self.OPEN_PATHS and not path.startswith(self.OPEN_PREFIXES):
             supplied = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(supplied, self.expected):
                 reason = "missing bearer token" if not supplied else "invalid bearer token"

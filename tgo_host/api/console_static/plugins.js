@@ -1,0 +1,225 @@
+// tgo-host console: the plugins page — connected plugins (live over /console/events) and, when the
+// host launches plugins itself, their processes (status, pid, restarts, logs, start/stop/restart).
+"use strict";
+
+(function () {
+  const TGO = window.TGO;
+  const { h, clear, icon, str, isObj, arr, api, toast } = TGO;
+  const enc = encodeURIComponent;
+
+  const connected = new Map(); // id -> PluginInfo (status connected/disconnected)
+  const processes = new Map(); // id -> installed entry + status fields
+  let supervisor = null; // null: unknown yet, false: no supervisor routes, true: present
+  let hostSupervisor = null; // what /console/events said: does the host have a process supervisor?
+  const openLogs = new Set();
+  const cards = new Map(); // id -> card element
+
+  const app = document.getElementById("app");
+  const summary = h("div", { class: "page-head" });
+  const note = h("div", { class: "page-note", hidden: true });
+  const grid = h("div", { class: "plugin-grid", id: "plugin-grid" });
+  app.append(TGO.header("plugins"), h("div", { class: "page" }, summary, note, grid));
+
+  const CAP_ICONS = { visitor_panel: "panel-right", chat_toolbar: "zap", sidebar_iframe: "app-window", channel_integration: "message-circle", mcp_tools: "terminal" };
+
+  function capLabel(c) {
+    const bits = [];
+    if (c.title || c.name) bits.push(str(c.title || c.name));
+    if (c.type === "visitor_panel" && c.priority !== undefined && c.priority !== null) bits.push("priority " + c.priority);
+    if (c.type === "chat_toolbar" && c.shortcut) bits.push(str(c.shortcut));
+    if (c.type === "mcp_tools") bits.push(arr(c.tools).map((t) => str(t.name)).join(", ") || "no tools");
+    if (c.type === "channel_integration" && c.channel_type) bits.push(str(c.channel_type));
+    return bits.join(" · ");
+  }
+
+  function statusBadge(text, color, role) {
+    const b = TGO.badge({ text, color });
+    b.dataset.role = role;
+    return b;
+  }
+
+  const PROCESS_COLORS = { running: "green", starting: "blue", stopped: "gray", error: "red", backoff: "orange" };
+
+  function fact(label, value, cls) {
+    if (value === undefined || value === null || value === "") return null;
+    return [h("dt", { text: label }), h("dd", { class: cls }, value instanceof Node ? value : str(value))];
+  }
+
+  function timeFact(iso) {
+    if (!iso) return null;
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return str(iso);
+    return h("span", { title: iso }, `${d.toLocaleString("en-US")} (${TGO.relTime(iso)})`);
+  }
+
+  function card(id) {
+    const info = connected.get(id);
+    const proc = processes.get(id);
+    const name = (info && info.name) || (proc && proc.name) || id;
+    const caps = arr(info && info.status === "connected" ? info.capabilities : (info && info.capabilities) || (proc && proc.capabilities));
+    const conn = info ? info.status : "not connected";
+    const firstIcon = caps.map((c) => c.icon).find(Boolean) || "puzzle";
+
+    const badges = h("div", { class: "plugin-badges" },
+      statusBadge(conn, conn === "connected" ? "green" : conn === "disconnected" ? "red" : "gray", "conn-status"),
+      proc ? statusBadge("process " + str(proc.status), PROCESS_COLORS[proc.status] || "gray", "process-status") : null,
+      info && info.is_dev_mode ? statusBadge("dev mode", "purple", "dev") : null);
+
+    const facts = h("dl", { class: "facts" },
+      fact("Version", (info && info.version) || (proc && proc.version)),
+      fact("Author", (info && info.author) || (proc && proc.author)),
+      fact("Connected", info && info.status === "connected" ? timeFact(info.connected_at) : null),
+      fact("Disconnected", info && info.status === "disconnected" ? timeFact(info.disconnected_at) : null),
+      fact("Project", info && info.project_id),
+      proc ? fact("PID", proc.pid === null || proc.pid === undefined ? "–" : String(proc.pid), "mono") : null,
+      proc ? fact("Restarts", String(proc.restart_count ?? 0)) : null,
+      proc ? fact("Started", timeFact(proc.started_at)) : null,
+      proc && proc.last_error ? fact("Last error", proc.last_error, "last-error") : null);
+
+    const capsEl = h("div", { class: "caps" }, caps.length
+      ? caps.map((c) => h("span", { class: "cap", dataset: { cap: str(c.type) }, title: JSON.stringify(c) }, icon(CAP_ICONS[c.type] || "puzzle", { size: 12 }), h("b", { text: str(c.type) }), capLabel(c) ? h("span", { text: " " + capLabel(c) }) : null))
+      : h("span", { class: "muted small", text: "no capabilities known (not registered)" }));
+
+    let actions = null;
+    let logs = null;
+    if (proc) {
+      const verb = (v, label, ic, disabled) => h("button", {
+        class: ["btn", "btn-sm", v === "stop" && "btn-danger"], type: "button", disabled, dataset: { op: v },
+        on: { click: (e) => operate(id, v, e.currentTarget) },
+      }, icon(ic, { size: 14 }), h("span", { text: label }));
+      const running = proc.status === "running" || proc.status === "starting";
+      actions = h("div", { class: "plugin-actions" },
+        verb("start", "Start", "play", running), verb("stop", "Stop", "square", !running && proc.status !== "error"), verb("restart", "Restart", "rotate-cw", false));
+      const pre = h("pre", { class: "log-lines", text: "loading…" });
+      logs = h("details", { class: "logs", open: openLogs.has(id) }, h("summary", { text: "Recent log lines" }), pre);
+      logs.addEventListener("toggle", () => {
+        if (logs.open) {
+          openLogs.add(id);
+          loadLogs(id, pre);
+        } else openLogs.delete(id);
+      });
+      if (logs.open) loadLogs(id, pre);
+    }
+
+    return h("article", { class: "plugin-card", dataset: { plugin: id, conn } },
+      h("div", { class: "plugin-head" },
+        h("span", { class: "plugin-icon" }, icon(firstIcon, { size: 18 })),
+        h("div", {}, h("div", { class: "plugin-name", text: name }), h("div", { class: "plugin-id mono", text: id })),
+        badges),
+      (info && info.description) || (proc && proc.description) ? h("div", { class: "muted", text: str((info && info.description) || proc.description) }) : null,
+      facts, capsEl, actions, logs);
+  }
+
+  async function loadLogs(id, pre) {
+    try {
+      const res = await api("GET", `/plugins/${enc(id)}/logs`);
+      const lines = arr(res.logs).slice(-100);
+      pre.textContent = lines.length ? lines.map(str).join("\n") : "(no output yet)";
+      pre.scrollTop = pre.scrollHeight;
+    } catch (exc) {
+      pre.textContent = "could not load logs: " + exc.message;
+    }
+  }
+
+  async function operate(id, verb, button) {
+    button.classList.add("is-loading");
+    button.disabled = true;
+    try {
+      const res = await api("POST", `/plugins/${enc(id)}/${verb}`);
+      toast(res && res.message ? res.message : `${verb} ${id}: ${res && res.status}`, res && res.success === false ? "warning" : "success");
+    } catch (exc) {
+      toast(`${verb} ${id} failed: ${exc.message}`, "error", 6000);
+    } finally {
+      await loadProcesses();
+      draw();
+    }
+  }
+
+  function draw() {
+    const ids = new Set([...connected.keys(), ...processes.keys()]);
+    const sorted = [...ids].sort();
+    for (const [id, el] of cards) if (!ids.has(id)) { el.remove(); cards.delete(id); }
+    for (const id of sorted) {
+      const fresh = card(id);
+      const old = cards.get(id);
+      if (old) old.replaceWith(fresh);
+      cards.set(id, fresh);
+    }
+    for (const id of sorted) grid.appendChild(cards.get(id));
+    const live = [...connected.values()].filter((p) => p.status === "connected").length;
+    const gone = [...connected.values()].filter((p) => p.status === "disconnected").length;
+    TGO.append(clear(summary), [
+      h("h1", { text: "Plugins" }),
+      h("span", { class: "chip", id: "count-connected", text: `${live} connected` }),
+      gone ? h("span", { class: "chip", id: "count-disconnected", text: `${gone} disconnected` }) : null,
+      supervisor && hostSupervisor !== false ? h("span", { class: "chip", text: `${processes.size} launched by this host` }) : null]);
+    if (supervisor === false || (hostSupervisor === false && !processes.size)) {
+      note.hidden = false;
+      clear(note).append(icon("info"), h("span", { text: "This host does not launch plugins (no process supervisor): plugins connect to its socket on their own. Start tgo-host with plugin directories to manage their processes here." }));
+    } else if (supervisor && !processes.size) {
+      note.hidden = false;
+      clear(note).append(icon("info"), h("span", { text: "No plugin is launched by this host; connected plugins are listed below." }));
+    } else note.hidden = true;
+    if (!ids.size) grid.appendChild(h("div", { class: "muted", id: "no-plugins", text: "No plugin has connected yet." }));
+    else { const none = document.getElementById("no-plugins"); if (none) none.remove(); }
+  }
+
+  async function loadConnected() {
+    try {
+      const list = arr((await api("GET", "/plugins")).plugins);
+      const ids = new Set(list.map((p) => p.id));
+      for (const [id, p] of connected) if (!ids.has(id) && p.status === "connected") connected.set(id, { ...p, status: "disconnected", disconnected_at: new Date().toISOString() });
+      for (const p of list) connected.set(p.id, p);
+    } catch (exc) {
+      toast("Could not list plugins: " + exc.message, "error");
+    }
+  }
+
+  async function loadProcesses() {
+    if (supervisor === false) return;
+    let list;
+    try {
+      list = arr((await api("GET", "/plugins/installed")).plugins);
+    } catch (exc) {
+      if (exc.status === 404 || exc.status === 405) {
+        supervisor = false;
+        processes.clear();
+        return;
+      }
+      toast("Could not list launched plugins: " + exc.message, "error");
+      return;
+    }
+    supervisor = true;
+    const statuses = await Promise.all(list.map((p) => api("GET", `/plugins/${enc(p.plugin_id)}/status`).catch(() => null)));
+    processes.clear();
+    list.forEach((p, i) => processes.set(p.plugin_id, { ...p, ...(isObj(statuses[i]) ? statuses[i] : {}) }));
+  }
+
+  function onLive(name, data) {
+    if (name === "snapshot" && typeof data.supervisor === "boolean") hostSupervisor = data.supervisor;
+    if (name === "snapshot" || name === "resync") {
+      loadConnected().then(loadProcesses).then(draw);
+      return;
+    }
+    if (name !== "plugin" || !isObj(data.plugin)) return;
+    connected.set(data.plugin.id, data.plugin);
+    draw();
+    // the process side changes too (crash -> restart); look again shortly
+    setTimeout(() => loadProcesses().then(draw), 300);
+  }
+
+  (async () => {
+    await loadConnected();
+    await loadProcesses();
+    draw();
+    document.body.dataset.ready = "1";
+  })();
+  TGO.liveEvents(onLive, TGO.setLiveState);
+  setInterval(async () => {
+    if (supervisor && document.visibilityState === "visible") {
+      await loadProcesses();
+      draw();
+    }
+  }, 3000);
+  setInterval(draw, 30000); // keep "n min ago" honest
+})();
