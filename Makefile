@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUN_DIR := $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 
-.PHONY: install system-deps run test check clean
+.PHONY: install system-deps run test check clean bench
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ run: install
 
 test: install system-deps
 	$(BIN)/python -m pytest
+
+# Benchmarks (bench/README.md): ~3 minutes; `make bench BENCH_ARGS=--quick` for a smoke run.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "make bench: wrk is not installed; the HTTP rows will be skipped (Debian: apt-get install wrk)"
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 check: install
 	$(BIN)/tgo-host check

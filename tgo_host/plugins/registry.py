@@ -9,8 +9,9 @@ project; a session without one is global and visible to every project.
 
 from __future__ import annotations
 
+import bisect
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from .session import PluginSession
@@ -55,7 +56,8 @@ class Registry:
         if existing is not None:
             raise DuplicatePlugin(plugin_id, existing)
         self._sessions[plugin_id] = session
-        self._reindex()
+        for cap in session.capabilities:
+            bisect.insort(self._by_capability.setdefault(cap.type, []), (cap, session), key=_priority_key)
         self._emit("connected", session)
 
     def remove(self, session: "PluginSession") -> bool:
@@ -64,7 +66,8 @@ class Registry:
         if plugin_id is None or self._sessions.get(plugin_id) is not session:
             return False
         del self._sessions[plugin_id]
-        self._reindex()
+        for kind in {cap.type for cap in session.capabilities}:
+            self._by_capability[kind] = [e for e in self._by_capability[kind] if e[1] is not session]
         self._emit("disconnected", session)
         return True
 
@@ -100,20 +103,8 @@ class Registry:
             except Exception:  # a listener's bug must not break registration
                 log.exception("registry listener failed on %s of %s", event, session.plugin_id)
 
-    def _reindex(self) -> None:
-        index: dict[str, list[tuple[Any, PluginSession]]] = {}
-        for session in self._sessions.values():
-            for cap in session.capabilities:
-                index.setdefault(cap.type, []).append((cap, session))
-        for entries in index.values():
-            entries.sort(key=lambda e: (getattr(e[0], "priority", 10), e[1].plugin_id))
-        self._by_capability = index
 
-
-def capability_types(capabilities: Iterable[Any]) -> list[str]:
-    """The distinct capability types, in declaration order."""
-    seen: list[str] = []
-    for cap in capabilities:
-        if cap.type not in seen:
-            seen.append(cap.type)
-    return seen
+def _priority_key(entry: tuple[Any, "PluginSession"]) -> tuple[Any, str]:
+    """Index order: smaller ``priority`` first (default 10), then plugin id."""
+    cap, session = entry
+    return (getattr(cap, "priority", 10), session.plugin_id or "")

@@ -16,11 +16,15 @@ closes each of its gaps:
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
+import math
 from typing import Any, Callable
 
+import outcome
 import trio
+from orjson import JSONDecodeError, loads
 from trio_jsonrpc.transport import TransportClosed
 
 from .errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout
@@ -32,10 +36,12 @@ from .messages import (
     Request,
     Response,
     Violation,
-    decode_message,
+    classify,
     encode_error,
     encode_request,
     encode_result,
+    is_plain_result,
+    parse_error,
 )
 from .transport import FramedTransport, PartialFrameStalled, SendBufferFull
 
@@ -45,23 +51,39 @@ RequestHandler = Callable[["RpcConnection", Request], None]
 
 
 class _Pending:
-    """The caller's side of one in-flight request."""
+    """The caller's side of one in-flight request.
 
-    __slots__ = ("done", "error", "event", "method", "result")
+    The caller parks with ``wait_task_rescheduled`` (no Event, no cancel scope
+    per request) and :meth:`resolve` reschedules it with the outcome. Its
+    deadline is kept by the connection's timer task (see ``RpcConnection._run_timer``).
+    """
 
-    def __init__(self, method: str) -> None:
+    __slots__ = ("deadline", "done", "error", "method", "result", "task", "timeout")
+
+    def __init__(self, method: str, timeout: float) -> None:
         self.method = method
-        self.event = trio.Event()
+        self.timeout = timeout
+        self.deadline = math.inf
         self.done = False
         self.result: Any = None
         self.error: Exception | None = None
+        self.task: Any = None  # the parked caller, once it waits
 
     def resolve(self, result: Any = None, error: Exception | None = None) -> None:
         if not self.done:
             self.done = True
             self.result = result
             self.error = error
-            self.event.set()
+            task = self.task
+            if task is not None:
+                self.task = None
+                trio.lowlevel.reschedule(task, outcome.Value(result) if error is None else outcome.Error(error))
+
+    def abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
+        """The caller was cancelled while parked: nothing will wake it any more."""
+        self.done = True
+        self.task = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class ProtocolStats:
@@ -104,6 +126,12 @@ class RpcConnection:
         self._pending: dict[int | str, _Pending] = {}
         self._seen_first = False
         self._read_scope: trio.CancelScope | None = None
+        # Request deadlines: one FIFO per timeout value (deadlines only grow within one), one timer task.
+        self._deadlines: dict[float, collections.deque[_Pending]] = {}
+        self._timer_running = False
+        self._timer_target = math.inf
+        self._timer_scope: trio.CancelScope | None = None
+        self._timer_outer: trio.CancelScope | None = None
         self.closed = trio.Event()
 
     @property
@@ -127,19 +155,45 @@ class RpcConnection:
         if len(self._pending) >= self.max_in_flight:
             raise Busy(self.name, self.max_in_flight)
         request_id = next(self._ids)
-        pending = _Pending(method)
+        pending = _Pending(method, timeout)
         self._pending[request_id] = pending
         try:
-            self._send(encode_request(request_id, method, params))
-            with trio.move_on_after(timeout):
-                await pending.event.wait()
-            if not pending.done:
+            # A lone request goes straight to the socket; with others in flight the writer batches.
+            self._send(encode_request(request_id, method, params), direct=len(self._pending) == 1)
+            pending.deadline = deadline = trio.current_time() + timeout
+            if not self._timer_running:  # run() is not serving this connection (yet): plain cancel scope
+                with trio.move_on_at(deadline):
+                    return await self._wait(pending)
                 raise RequestTimeout(self.name, method, timeout)
-            if pending.error is not None:
-                raise pending.error
-            return pending.result
+            queue = self._deadlines.get(timeout)
+            if queue is None:
+                queue = self._deadlines[timeout] = collections.deque()
+            queue.append(pending)
+            if deadline < self._timer_target:
+                self._timer_target = deadline
+                if self._timer_scope is not None:
+                    self._timer_scope.deadline = deadline
+            return await self._wait(pending)
         finally:
+            pending.done = True
             del self._pending[request_id]
+            queue = self._deadlines.get(timeout)
+            if queue:
+                # Answers mostly come in order: drop finished entries from the head, and
+                # compact when an early slow request holds many finished ones behind it.
+                while queue and queue[0].done:
+                    queue.popleft()
+                if len(queue) > 2 * len(self._pending) + 64:
+                    self._deadlines[timeout] = collections.deque(p for p in queue if not p.done)
+
+    @staticmethod
+    async def _wait(pending: _Pending) -> Any:
+        if not pending.done:
+            pending.task = trio.lowlevel.current_task()
+            return await trio.lowlevel.wait_task_rescheduled(pending.abort)
+        if pending.error is not None:  # resolved before the caller could park (connection closed)
+            raise pending.error
+        return pending.result
 
     def notify(self, method: str, params: Any = None) -> None:
         """Send a notification (no answer expected)."""
@@ -161,6 +215,8 @@ class RpcConnection:
         self.transport.close()
         if self._read_scope is not None:
             self._read_scope.cancel()
+        if self._timer_outer is not None:
+            self._timer_outer.cancel()
 
     # -- the connection task ----------------------------------------------
 
@@ -174,6 +230,9 @@ class RpcConnection:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._run_writer)
+                if self.close_reason is None:
+                    self._timer_running = True
+                    nursery.start_soon(self._run_timer)
                 with trio.CancelScope() as self._read_scope:
                     reason = await self._read_loop(on_request)
                     self.close(reason)
@@ -191,9 +250,43 @@ class RpcConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.close(f"send failed: {exc or type(exc).__name__}")
 
-    def _send(self, data: bytes) -> None:
+    async def _run_timer(self) -> None:
+        """Fail each request whose deadline passed with :class:`RequestTimeout`.
+
+        One task per connection instead of one cancel scope per request. It
+        sleeps until the earliest deadline it knows of; :meth:`request` moves
+        that earlier when needed, a stale (earlier) wake-up just re-arms.
+        """
         try:
-            self.transport.send_nowait(data)
+            with trio.CancelScope() as self._timer_outer:
+                if self.close_reason is not None:
+                    return
+                while True:
+                    with trio.CancelScope(deadline=self._expire(trio.current_time())) as self._timer_scope:
+                        await trio.sleep_forever()
+        finally:
+            self._timer_running = False
+            self._timer_scope = None
+
+    def _expire(self, now: float) -> float:
+        """Time out every request due by ``now``; return the next deadline (or inf)."""
+        target = math.inf
+        for queue in self._deadlines.values():
+            while queue:
+                head = queue[0]
+                if not head.done:
+                    if head.deadline > now:
+                        break
+                    head.resolve(error=RequestTimeout(self.name, head.method, head.timeout))
+                queue.popleft()
+            if queue and queue[0].deadline < target:
+                target = queue[0].deadline
+        self._timer_target = target
+        return target
+
+    def _send(self, data: bytes, direct: bool = False) -> None:
+        try:
+            self.transport.send_nowait(data, direct=direct)
         except SendBufferFull as exc:
             self.close(str(exc))
             raise ConnectionLost(self.name, str(exc)) from None
@@ -205,11 +298,11 @@ class RpcConnection:
             pending.resolve(error=ConnectionLost(self.name, reason))
 
     async def _read_loop(self, on_request: RequestHandler | None) -> str:
-        """Dispatch frames; return why the connection should end."""
-        recv = self.transport.recv
+        """Dispatch frames, every frame of each receive in one pass; return why the connection should end."""
+        recv_batch = self.transport.recv_batch
         while True:
             try:
-                frame = await recv()
+                frames = await recv_batch()
             except TransportClosed as exc:
                 return str(exc) or "connection closed"
             except FrameTooLarge as exc:
@@ -219,27 +312,46 @@ class RpcConnection:
                 return f"protocol violation: {exc}"
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 return f"receive failed: {exc or type(exc).__name__}"
-            message = decode_message(frame)
-            if not self._seen_first and self.first_method is not None:
-                self._seen_first = True
-                if type(message) is not Request or message.method != self.first_method:
-                    request_id = message.id if type(message) is Request else None
-                    self._violation(
-                        ErrorObject(INVALID_REQUEST, f"Invalid Request: first message must be {self.first_method}"),
-                        request_id,
-                    )
-                    return f"protocol violation: first message was not {self.first_method}"
-            self._seen_first = True
-            kind = type(message)
-            if kind is Response:
-                self._on_response(message)
-            elif kind is Request:
-                if on_request is not None:
-                    on_request(self, message)
-                elif not message.is_notification:
-                    self.respond_error(message.id, METHOD_NOT_FOUND, f"Method not found: {message.method}")
-            else:
-                self._on_violation(message)
+            for frame in frames:
+                if self.close_reason is not None:  # closed while handling an earlier frame of this batch
+                    return self.close_reason
+                try:
+                    obj = loads(frame)
+                except JSONDecodeError as exc:
+                    message: Request | Response | Violation = parse_error(frame, exc)
+                else:
+                    if self._seen_first and is_plain_result(obj):
+                        self._on_result(obj["id"], obj["result"])
+                        continue
+                    message = classify(obj)
+                kind = type(message)
+                if not self._seen_first:
+                    self._seen_first = True
+                    if self.first_method is not None and (kind is not Request or message.method != self.first_method):
+                        request_id = message.id if kind is Request else None
+                        self._violation(
+                            ErrorObject(INVALID_REQUEST, f"Invalid Request: first message must be {self.first_method}"),
+                            request_id,
+                        )
+                        return f"protocol violation: first message was not {self.first_method}"
+                if kind is Response:
+                    self._on_response(message)
+                elif kind is Request:
+                    if on_request is not None:
+                        on_request(self, message)
+                    elif not message.is_notification:
+                        self.respond_error(message.id, METHOD_NOT_FOUND, f"Method not found: {message.method}")
+                else:
+                    self._on_violation(message)
+
+    def _on_result(self, request_id: int, result: Any) -> None:
+        """A success response (the hot path of :meth:`_on_response`)."""
+        pending = self._pending.get(request_id)
+        if pending is None:
+            self.stats.dropped_responses += 1
+            log.warning("%s: dropped a response whose id %r matches no request in flight", self.name, request_id)
+            return
+        pending.resolve(result)
 
     def _on_response(self, response: Response) -> None:
         pending = self._pending.get(response.id)

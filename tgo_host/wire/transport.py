@@ -6,17 +6,20 @@ leaves out: bounded frames, a deadline on partially received frames, and one
 writer task that coalesces every queued frame into a single ``send_all`` so
 concurrent senders never collide on the stream (trio would raise
 ``BusyResourceError``) and pipelined traffic costs one syscall per batch.
+A lone frame may skip the queue (``send_nowait(direct=True)``): written to
+the socket at once while the writer is idle, it saves two trips through the
+scheduler (see bench/README.md).
 """
 
 from __future__ import annotations
 
 import collections
-import math
+import os
 
 import trio
 from trio_jsonrpc.transport import BaseTransport, TransportClosed
 
-from .framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameTooLarge, encode_frame
+from .framing import DEFAULT_MAX_FRAME_BYTES, HEADER, FrameDecoder, FrameTooLarge
 
 RECEIVE_CHUNK = 256 * 1024
 __all__ = ["FramedTransport", "FrameTooLarge", "PartialFrameStalled", "SendBufferFull", "TransportClosed"]
@@ -57,7 +60,10 @@ class FramedTransport(BaseTransport):
         self._flush_timeout = flush_timeout
         self._out: list[bytes] = []
         self._out_bytes = 0
-        self._wake = trio.Event()
+        self._writer_task: trio.lowlevel.Task | None = None  # the writer, while parked with nothing to send
+        self._sending = False  # the writer is inside a send (direct writes must not interleave)
+        self._fileno = stream.socket.fileno if isinstance(stream, trio.SocketStream) else None
+        self._drained = True  # the last receive emptied the socket: wait before reading
         self._closing = False
         self.bytes_sent = 0
 
@@ -66,22 +72,83 @@ class FramedTransport(BaseTransport):
     async def recv(self) -> bytes:
         """Return the next whole frame, reading from the stream only when none is buffered."""
         frames = self._frames
-        while not frames:
-            if self._decoder.buffered:
+        if not frames:
+            frames.extend(await self._receive_frames())
+        return frames.popleft()
+
+    async def recv_batch(self) -> list[bytes]:
+        """Return every whole frame available (at least one): those buffered, else those the next receive completes.
+
+        Same errors as :meth:`recv`. A reader that handles frames in batches
+        pays one ``await`` per receive instead of one per frame.
+        """
+        if self._frames:
+            frames = list(self._frames)
+            self._frames.clear()
+            return frames
+        return await self._receive_frames()
+
+    async def _receive_frames(self) -> list[bytes]:
+        decoder = self._decoder
+        receive_some = self._receive_some if self._fileno is not None else self._receive_some_stream
+        while True:
+            if decoder.buffered:
                 with trio.move_on_after(self._partial_frame_timeout) as scope:
-                    data = await self.stream.receive_some(RECEIVE_CHUNK)
+                    data = await receive_some(RECEIVE_CHUNK)
                 if scope.cancelled_caught:
                     raise PartialFrameStalled(
-                        f"partial frame ({self._decoder.buffered} bytes) stalled for {self._partial_frame_timeout:g} s"
+                        f"partial frame ({decoder.buffered} bytes) stalled for {self._partial_frame_timeout:g} s"
                     )
             else:
-                data = await self.stream.receive_some(RECEIVE_CHUNK)
+                data = await receive_some(RECEIVE_CHUNK)
             if not data:
-                if self._decoder.buffered:
-                    raise TransportClosed(f"connection closed inside a frame ({self._decoder.buffered} bytes buffered)")
+                if decoder.buffered:
+                    raise TransportClosed(f"connection closed inside a frame ({decoder.buffered} bytes buffered)")
                 raise TransportClosed("connection closed by peer")
-            frames.extend(self._decoder.feed(data))
-        return frames.popleft()
+            frames = decoder.feed(data)
+            if frames:
+                return frames
+
+    async def _receive_some_stream(self, max_bytes: int) -> bytes:
+        return await self.stream.receive_some(max_bytes)
+
+    async def _receive_some(self, max_bytes: int) -> bytes:
+        """``receive_some`` for a socket, one failed ``recv`` and one scheduler trip cheaper.
+
+        When the last receive drained the socket, wait for readability first
+        (trio's ``receive_some`` tries a ``recv`` that fails with EAGAIN, then
+        waits); once readable, read without the extra checkpoint trio adds
+        after a successful attempt. Errors are the socket's ``OSError`` s.
+        """
+        if self._drained:
+            await trio.lowlevel.wait_readable(self._fileno())
+        else:
+            await trio.lowlevel.checkpoint()
+        while True:
+            try:
+                data = os.read(self._fileno(), max_bytes)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self._fileno())
+                continue
+            self._drained = len(data) < max_bytes
+            return data
+
+    async def _write_all(self, data: bytes) -> None:
+        """``send_all`` for a socket: write what the kernel takes, wait for room only when it is full.
+
+        Unlike trio's ``send_all`` it adds no scheduler trip after a write
+        that completes; a broken socket raises its ``OSError``.
+        """
+        view = memoryview(data)
+        while True:
+            try:
+                sent = os.write(self._fileno(), view)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(view):
+                return
+            view = view[sent:]
+            await trio.lowlevel.wait_writable(self._fileno())
 
     # -- sending -----------------------------------------------------------
 
@@ -89,42 +156,77 @@ class FramedTransport(BaseTransport):
         """Queue one frame (``BaseTransport`` signature); see :meth:`send_nowait`."""
         self.send_nowait(data)
 
-    def send_nowait(self, data: bytes) -> None:
-        """Queue one frame for the writer task."""
+    def send_nowait(self, data: bytes, *, direct: bool = False) -> None:
+        """Queue one frame for the writer task.
+
+        With ``direct``, when the writer is idle (nothing queued, not sending),
+        the frame is first offered to the socket without blocking; only what
+        the kernel does not take is queued. Meant for a frame with no company
+        to coalesce with (a lone request): batches are the writer's job.
+        Errors of a direct write are left for the writer to meet and report.
+        """
         if self._closing:
             raise TransportClosed("transport is closing")
-        frame = encode_frame(data)
+        frame = HEADER.pack(len(data)) + data
+        if direct and not self._out and not self._sending and self._fileno is not None:
+            try:
+                sent = os.write(self._fileno(), frame)
+            except OSError:  # BlockingIOError, or a broken socket the writer will report
+                sent = 0
+            if sent:
+                self.bytes_sent += sent
+                if sent == len(frame):
+                    return
+                frame = frame[sent:]
         self._out.append(frame)
         self._out_bytes += len(frame)
         if self._out_bytes > self._max_send_buffer:
             raise SendBufferFull(f"peer is not reading: {self._out_bytes} bytes queued")
-        self._wake.set()
+        self._wake_writer()
 
     def close(self) -> None:
         """Stop accepting frames; the writer flushes what is queued and returns."""
         self._closing = True
-        self._wake.set()
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        task = self._writer_task
+        if task is not None:
+            self._writer_task = None
+            trio.lowlevel.reschedule(task)
+
+    def _writer_aborted(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self._writer_task = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     async def run_writer(self) -> None:
         """Send queued frames, all that are waiting in one ``send_all``, until closed and flushed.
 
         Raises ``trio.BrokenResourceError``/``trio.ClosedResourceError`` when the
-        stream breaks. The final flush after :meth:`close` is bounded by ``flush_timeout``.
+        stream breaks (a socket, written directly, raises its ``OSError``). The
+        final flush after :meth:`close` is bounded by ``flush_timeout``.
         """
         stream = self.stream
         while True:
             if not self._out:
                 if self._closing:
                     return
-                self._wake = trio.Event()
-                await self._wake.wait()
+                self._writer_task = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(self._writer_aborted)
                 continue
             data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
             self._out.clear()
             self._out_bytes = 0
-            deadline = self._flush_timeout if self._closing else math.inf
-            with trio.move_on_after(deadline):
-                await stream.send_all(data)
-                self.bytes_sent += len(data)
-                continue
-            return
+            send_all = self._write_all if self._fileno is not None else stream.send_all
+            self._sending = True
+            try:
+                if not self._closing:
+                    await send_all(data)
+                else:
+                    with trio.move_on_after(self._flush_timeout) as scope:
+                        await send_all(data)
+                    if scope.cancelled_caught:
+                        return
+            finally:
+                self._sending = False
+            self.bytes_sent += len(data)

@@ -1,0 +1,1 @@
+"""tgo-host benchmark suite: ``python -m bench.run`` (see bench/README.md)."""

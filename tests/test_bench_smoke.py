@@ -1,0 +1,61 @@
+"""The benchmark harness cannot rot: ``python -m bench.run --quick`` runs every section.
+
+Its numbers mean nothing (tiny durations on a shared machine) and nothing here
+is timed; it checks that each section ran and left the fields the table, the
+chart and bench/README.md rely on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_writes_every_section(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "latest.json").read_text())
+    assert result["mode"] == "quick"
+    assert {"nproc", "cpu_model", "python"} <= set(result["machine"])
+
+    dispatch = result["dispatch"]
+    impls = {"tgo-host render", "asyncio render", "tgo-host call", "asyncio call", "floor"}
+    assert set(dispatch["median"]) == impls
+    for impl in impls:
+        assert set(dispatch["median"][impl]) == {"1@1", "1@2", "16", "64", "256"}
+        assert all(row["rps"] > 0 for row in dispatch["median"][impl].values())
+    for api in ("tgo-host render", "tgo-host call"):
+        assert set(dispatch["ratios"][api]) == {"asyncio", "floor"}
+
+    fanout = result["fanout"]
+    assert len(fanout) == 3 and all(row["incomplete"] == 0 and row["n"] > 0 for row in fanout.values())
+    hung = result["hung"]
+    # every answer carries the hung plugin's timeout and the others' panels
+    assert hung["outcomes"] == [[hung["plugins"] - 1, ["timeout"]]]
+
+    http = result["http"]
+    if "skipped" in http:
+        assert "wrk" in http["skipped"]
+    else:
+        assert set(http["rows"]) == {"fanout c1", "fanout c32", "healthz c1", "healthz c32"}
+        assert all(row["requests"] > 0 and row["errors"] == 0 for row in http["rows"].values())
+
+    scale = result["scale"]
+    assert scale["registered"] == scale["plugins"] == 50
+    assert scale["rss_per_plugin_kib"] > 0 and scale["heartbeat_cpu_s_per_s"] >= 0
+
+    assert {t["target"] for t in result["targets"]} == {
+        "dispatch_64", "sequential_p50", "fanout_100_p50", "hung_margin", "http_fanout_32", "idle_rss"}
+    assert "| dispatch |" in result["table"] and "Targets:" in proc.stdout
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "latest.png").stat().st_size > 10_000
+    else:
+        assert "matplotlib" in result["chart"]
