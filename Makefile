@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUN_DIR := $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 
-.PHONY: install system-deps run test check clean bench
+.PHONY: install system-deps run test check clean bench fuzz soak
 
 install: $(STAMP)
 
@@ -42,6 +42,15 @@ bench: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "make bench: wrk is not installed; the HTTP rows will be skipped (Debian: apt-get install wrk)"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Longer reliability runs (docs/reliability.md); `make test` runs short versions of both.
+fuzz: install
+	mkdir -p $(RUN_DIR)/fuzz-corpus
+	$(BIN)/python tests/fuzz/fuzz_wire.py $(RUN_DIR)/fuzz-corpus tests/fuzz/corpus -dict=tests/fuzz/wire.dict \
+		-max_total_time=300 -artifact_prefix=$(RUN_DIR)/fuzz-
+
+soak: install
+	TGO_SOAK_SECONDS=600 $(BIN)/python -m pytest tests/test_soak.py -s
 
 check: install
 	$(BIN)/tgo-host check

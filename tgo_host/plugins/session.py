@@ -190,9 +190,10 @@ class PluginSession:
             return
         self.conn.name = plugin_id
         self.registered.set()
-        self.conn.respond(
-            request.id, {"success": True, "plugin_id": plugin_id, "host_version": __version__}
-        )
+        try:
+            self.conn.respond(request.id, {"success": True, "plugin_id": plugin_id, "host_version": __version__})
+        except ConnectionLost:
+            return  # the session is ending; run() unregisters it
         log.info(
             "registered plugin %s (%s %s) peer=%s capabilities=%s%s",
             plugin_id,

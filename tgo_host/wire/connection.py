@@ -349,15 +349,22 @@ class RpcConnection:
         pending = self._pending.get(request_id)
         if pending is None:
             self.stats.dropped_responses += 1
-            log.warning("%s: dropped a response whose id %r matches no request in flight", self.name, request_id)
+            self._log_dropped(request_id)
             return
         pending.resolve(result)
+
+    def _log_dropped(self, request_id: Any) -> None:
+        if _worth_logging(self.stats.dropped_responses):
+            log.warning(
+                "%s: dropped response #%d: id %r matches no request in flight",
+                self.name, self.stats.dropped_responses, request_id,
+            )
 
     def _on_response(self, response: Response) -> None:
         pending = self._pending.get(response.id)
         if pending is None:
             self.stats.dropped_responses += 1
-            log.warning("%s: dropped a response whose id %r matches no request in flight", self.name, response.id)
+            self._log_dropped(response.id)
             return
         if response.error is None:
             pending.resolve(response.result)
@@ -377,8 +384,18 @@ class RpcConnection:
 
     def _violation(self, error: ErrorObject, request_id: int | str | None = None) -> None:
         self.stats.violations += 1
-        log.warning("%s: protocol violation: %s", self.name, error.message)
+        if _worth_logging(self.stats.violations):
+            log.warning("%s: protocol violation #%d: %s", self.name, self.stats.violations, error.message)
         try:
             self.respond_error(request_id, error.code, error.message)
         except ConnectionLost:
             pass
+
+
+def _worth_logging(count: int) -> bool:
+    """Log the first 10 occurrences of a per-connection fault, then every 1,000th.
+
+    A flooding plugin must not decide how much the host logs (nor pay for it
+    with the host's CPU); the counters in :class:`ProtocolStats` stay exact.
+    """
+    return count <= 10 or count % 1000 == 0
