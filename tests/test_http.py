@@ -219,3 +219,17 @@ async def test_shutdown_lets_in_flight_http_request_finish(settings, nursery, pl
         await finished.wait()
     log = plugins.recorded("slowish")
     assert log.index("visitor_panel/render") < log.index("shutdown")  # plugin cascade after HTTP drained
+
+
+async def test_api_refuses_new_requests_with_503_while_stopping(settings):
+    """Requests that reach the app after shutdown began (e.g. on a kept-alive connection) get 503."""
+    from tgo_host.api.app import build_app
+
+    host = Host(settings)
+    host.stopping.set()
+    transport = httpx.ASGITransport(app=build_app(host))
+    async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+        err = assert_error(await client.get("/plugins"), 503, "shutting_down")
+        assert "shutting down" in err["message"]
+        assert (await client.get("/healthz")).status_code == 200
+        assert_error(await client.get("/readyz"), 503, "not_ready")

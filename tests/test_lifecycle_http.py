@@ -48,6 +48,7 @@ async def test_installed_status_logs_restart_stop_start(api):
     assert restarted["pid"] != first and gone(first)
     await wait_for(lambda: plugin.registered, timeout=10)
     assert (await api.get("/plugins/test.echo/status")).json()["restart_count"] == 1
+    assert "tgo_supervisor_restarts_total 1.0" in (await api.get("/metrics")).text
 
     stopped = (await api.post("/plugins/test.echo/stop")).json()
     assert stopped == {"success": True, "message": "test.echo stopped", "status": "stopped", "pid": None}

@@ -34,7 +34,7 @@ class _HostCollector(Collector):
         dropped.add_metric([], host.dropped_responses())
         yield dropped
         supervisor = getattr(host, "supervisor", None)
-        if supervisor is not None and hasattr(supervisor, "total_restarts"):
+        if supervisor is not None:
             restarts = CounterMetricFamily("tgo_supervisor_restarts", "Launched plugin processes restarted")
             restarts.add_metric([], supervisor.total_restarts())
             yield restarts

@@ -210,6 +210,10 @@ class Supervisor:
         """``{id, status, pid, restart_count, last_error, registered}``; raises :class:`UnknownPlugin`."""
         return self.get(plugin_id).status_dict()
 
+    def total_restarts(self) -> int:
+        """Restarts of launched plugins since the host started (crash restarts and API restarts)."""
+        return sum(plugin.restart_count for plugin in self._plugins.values())
+
     def logs(self, plugin_id: str, limit: int = 200) -> list[str]:
         """The plugin's last ``limit`` output lines (stdout and stderr), oldest first."""
         lines = self.get(plugin_id).logs
