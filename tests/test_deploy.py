@@ -181,7 +181,6 @@ def test_shipped_supervisord_program_stops_gracefully():
     assert program["command"].split()[:2] == ["/opt/tgo-host/.venv/bin/tgo-host", "run"]
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(BIN, "supervisord")), reason="supervisord not installed")
 def test_supervisorctl_stop_runs_the_shutdown_cascade(short_dir):
     records = os.path.join(short_dir, "rec")
     os.mkdir(records)

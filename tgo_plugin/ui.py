@@ -28,7 +28,7 @@ class Template:
     template = ""
 
     def _data(self) -> dict:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must implement _data()")
 
     def to_dict(self) -> dict:
         return {"template": self.template, "data": to_jsonable(self._data())}
