@@ -7,7 +7,7 @@
     ├─ process supervisor              (when given) launched plugins: spawn → wait → back off → respawn
     ├─ sessions nursery                one PluginSession.run per connection (outlives accepting)
     └─ services nursery                what stops first on shutdown
-       ├─ plugin listener              accept loop on the Unix socket
+       ├─ plugin listeners             accept loops: the Unix socket (+ the TCP debug listener)
        └─ HTTP API                     (when enabled) hypercorn, stopped by the host's stop event
 
 Graceful stop, in order: stop accepting plugin connections and HTTP
@@ -50,9 +50,10 @@ Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
 class Host:
     """Owns the registry, the dispatcher and the task tree built by :meth:`serve`.
 
-    ``services`` are extra long-running tasks (the HTTP API, the process
-    supervisor) started in the services nursery with ``nursery.start``; each
-    must return promptly once :attr:`stopping` is set.
+    ``services`` are extra long-running tasks (the HTTP API) started in the
+    services nursery with ``nursery.start``; each must return promptly once
+    :attr:`stopping` is set. ``supervisor`` (launched plugin processes) runs in
+    the root nursery and is stopped by the cascade, alongside the sessions.
     """
 
     def __init__(
