@@ -48,6 +48,7 @@ import trio
 from ..model import unstructure
 from ..settings import Settings
 from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
+from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -84,17 +85,6 @@ class InstallError(SupervisorError):
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-def describe_exit(returncode: int) -> str:
-    """``"exited with status 3"`` / ``"killed by signal SIGKILL"``."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = str(-returncode)
-        return f"killed by signal {name}"
-    return f"exited with status {returncode}"
 
 
 class ManagedPlugin:
@@ -459,7 +449,7 @@ class Supervisor:
                     "plugin %s (pid %d) still running after %s; sending %s to its process group",
                     plugin.id, proc.pid, "its grace period" if sig == signal.SIGTERM else "SIGTERM", sig.name,
                 )
-                _signal_group(proc, sig)
+                signal_group(proc, sig)
             with trio.move_on_after(wait):
                 await done.wait()
         if not done.is_set():
@@ -549,7 +539,7 @@ class Supervisor:
         finally:
             proc = plugin.process
             if proc is not None:  # only when cancelled between spawn and watch
-                _signal_group(proc, signal.SIGKILL)
+                signal_group(proc, signal.SIGKILL)
             plugin.pid = None
             plugin.registered = False
             plugin.session = None
@@ -606,16 +596,16 @@ class Supervisor:
                 nursery.start_soon(self._watch_registration, plugin, proc, registration)
                 returncode = await proc.wait()
                 registration.cancel()
-                _kill_leftovers(plugin.id, proc)  # children that outlived it would hold the pipes
+                kill_leftovers(plugin.id, proc)  # children that outlived it would hold the pipes
                 nursery.cancel_scope.deadline = trio.current_time() + OUTPUT_DRAIN
             return returncode
         finally:
             with trio.CancelScope(shield=True):
                 if proc.returncode is None:
-                    _signal_group(proc, signal.SIGKILL)
+                    signal_group(proc, signal.SIGKILL)
                     with trio.move_on_after(KILL_WAIT):
                         await proc.wait()
-                    _kill_leftovers(plugin.id, proc)
+                    kill_leftovers(plugin.id, proc)
                 for stream in (proc.stdin, proc.stdout, proc.stderr):
                     if stream is not None:
                         await stream.aclose()
@@ -673,7 +663,7 @@ class Supervisor:
             return
         for plugin in self._plugins.values():
             proc = plugin.process
-            if proc is not None and _same_process_group(peer_pid, proc.pid):
+            if proc is not None and same_process_group(peer_pid, proc.pid):
                 plugin.registered = True
                 plugin.session = session
                 plugin._run_session = session
@@ -688,7 +678,7 @@ class Supervisor:
             proc = plugin.process
             if proc is not None and proc.returncode is None:
                 log.warning("killing plugin %s (pid %d)", plugin.id, proc.pid)
-                _signal_group(proc, signal.SIGKILL)
+                signal_group(proc, signal.SIGKILL)
 
 
 class _Started:
@@ -702,47 +692,6 @@ class _Started:
         if not self._done:
             self._done = True
             self._task_status.started()
-
-
-# -- process helpers ---------------------------------------------------------------
-
-
-def _same_process_group(peer_pid: int, leader_pid: int) -> bool:
-    """Whether ``peer_pid`` is the plugin's process or one in its process group."""
-    if peer_pid == leader_pid:
-        return True
-    try:
-        return os.getpgid(peer_pid) == leader_pid
-    except OSError:
-        return False
-
-
-def _signal_group(proc: trio.Process, sig: signal.Signals) -> None:
-    """Send ``sig`` to the process group led by ``proc`` (its own session), if not yet reaped."""
-    if proc.returncode is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
-
-
-def _kill_leftovers(plugin_id: str, proc: trio.Process) -> None:
-    """After the plugin's process exited: SIGKILL what is left of its process group.
-
-    The group id is the (just reaped) leader's pid; Linux does not reuse a
-    pid while a process group of that id exists.
-    """
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return
-    log.warning("plugin %s: killed processes left in its process group %d", plugin_id, proc.pid)
 
 
 def _copy_plugin(source: str, target: str, root: str) -> None:
