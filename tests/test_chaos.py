@@ -310,7 +310,6 @@ async def test_plugin_sending_requests_instead_of_responses(chaos):
 async def test_plugin_that_never_reads_does_not_block_others(chaos):
     """Small requests to a deaf plugin time out (504); large ones overflow its send queue and end
     its session (502) — the good plugin's renders go on unaffected throughout."""
-    settings = chaos.settings
     deaf = chaos.spawn("deaf.py", "--id", "deaf")
     await wait_registered(chaos.host, "deaf")
     small, large = [], []

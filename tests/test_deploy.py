@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from conftest import PLUGINS, ROOT
 from tgo_host import notify

@@ -9,7 +9,6 @@ import trio
 from conftest import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
-from tgo_host.plugins.session import RegistrationRefused
 
 
 def bind_projects(session, params):

@@ -5,7 +5,6 @@ Each test names the gap of trio-jsonrpc/sansio-jsonrpc (design.md) it guards.
 
 from __future__ import annotations
 
-import json
 import struct
 
 import pytest
