@@ -13,24 +13,13 @@ import time
 
 
 from conftest import PLUGINS, ROOT
+from test_supervisor import gone
 from tgo_host import notify
 from tgo_host.plugins.supervisor import KILL_WAIT, TERM_WAIT
 
 DEPLOY = ROOT / "deploy"
 MANAGED = PLUGINS / "managed"
 BIN = os.path.dirname(sys.executable)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def recorded(directory: str, name: str) -> list[str]:
