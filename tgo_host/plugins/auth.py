@@ -70,7 +70,6 @@ class RegistrationPolicy:
         claims = verify_dev_token(self.secret, params.dev_token)
         session.project_id = claims["project_id"]
         session.is_dev_mode = True
-        session.dev_user = claims["user_id"]
         log.info("dev plugin from %s authenticated: project=%s user=%s", session.peer, claims["project_id"], claims["user_id"])
 
 

@@ -195,10 +195,6 @@ class RpcConnection:
             raise pending.error
         return pending.result
 
-    def notify(self, method: str, params: Any = None) -> None:
-        """Send a notification (no answer expected)."""
-        self._send(encode_request(None, method, params))
-
     def respond(self, request_id: int | str | None, result: Any) -> None:
         """Answer a peer's request with ``result``."""
         self._send(encode_result(request_id, result))
