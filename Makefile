@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUN_DIR := $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 
-.PHONY: install system-deps run test check clean bench fuzz soak
+.PHONY: install system-deps run test check clean bench fuzz soak screenshot
 
 install: $(STAMP)
 
@@ -33,8 +33,19 @@ run: install
 		exec $(BIN)/tgo-host run --http $(HTTP) \
 		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed
 
+# The suite leaves the working tree as it found it: a snapshot of `git status` and of the
+# tracked files' diff is taken before and compared after (outside a git checkout: skipped).
+TREE_STATE = { git status --porcelain --untracked-files=all && git diff --binary; } 2>/dev/null | sha256sum
 test: install system-deps
+	@mkdir -p $(RUN_DIR) && $(TREE_STATE) > $(RUN_DIR)/tree-before
 	$(BIN)/python -m pytest
+	@$(TREE_STATE) | cmp -s - $(RUN_DIR)/tree-before || { \
+		echo "make test: the test run changed the working tree:"; git status --short; exit 1; }
+
+# The README's console screenshot (docs/console.png), taken by the workspace browser test.
+screenshot: install system-deps
+	TGO_SCREENSHOT=$(CURDIR)/docs/console.png $(BIN)/python -m pytest -q \
+		tests/test_console.py -k takes_the_readme_screenshot
 
 # Benchmarks (bench/README.md): ~3 minutes; `make bench BENCH_ARGS=--quick` for a smoke run.
 BENCH_ARGS ?=
