@@ -14,7 +14,7 @@ import trio
 
 from . import __version__
 from .api.server import http_service, is_loopback, parse_addr
-from .config import ConfigError, load_settings, read_http_token, read_secret
+from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
 from .host import Host
 from .plugins.auth import mint_dev_token
 from .plugins.listener import SocketPathError
@@ -39,6 +39,7 @@ _RUN_FLAGS = {
     "--socket-mode": ("socket_mode", "socket file mode, octal (default 0660; never world-accessible)"),
     "--socket-group": ("socket_group", "group owning the socket file (default: the host's)"),
     "--managed-plugins-dir": ("managed_plugins_dir", "where installed plugins are copied (and launched from)"),
+    "--admin-token-file": ("admin_token_file", "file holding the control-plane token (or env TGO_ADMIN_TOKEN)"),
     "--dev-tcp": ("dev_tcp_addr", "TCP debug listener HOST:PORT for dev-mode plugins (off by default; dev_token required)"),
     "--log-level": ("log_level", "debug, info, warning or error (default info; env TGO_LOG_LEVEL)"),
 }
@@ -61,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
             "--plugins-dir", dest="extra_plugin_dirs", action="append", default=[], metavar="DIR",
             help="launch and supervise every plugin directory (with a plugin.yml) inside DIR; repeatable, "
             "added to TGO_PLUGIN_DIRS (a list separated by ':')",
+        )
+        sub.add_argument(
+            "--install-source", dest="extra_install_sources", action="append", default=[], metavar="DIR_OR_URL",
+            help="allow installing plugins from this local directory or URL prefix; repeatable, added to "
+            "install_sources (TGO_INSTALL_SOURCES, separated by spaces)",
+        )
+        sub.add_argument(
+            "--trusted-network", dest="extra_trusted_networks", action="append", default=[], metavar="CIDR",
+            help="serve the HTTP API without a token to this network; repeatable, added to trusted_networks "
+            "(TGO_TRUSTED_NETWORKS, separated by spaces)",
         )
     token = commands.add_parser(
         "dev-token", help="mint a dev_token for a plugin in debug mode",
@@ -88,6 +99,10 @@ def mint_token_command(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
         secret = read_secret(settings)
         ttl = parse_duration(args.ttl)
+        if ttl > settings.dev_token_max_ttl:
+            raise ValueError(
+                f"exceeds dev_token_max_ttl ({settings.dev_token_max_ttl:g} s); the host would refuse the token"
+            )
     except ConfigError as exc:
         print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -148,16 +163,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
         return 2
     settings.plugin_dirs = [*settings.plugin_dirs, *args.extra_plugin_dirs]
+    try:
+        settings.install_sources = [
+            *settings.install_sources, *convert_list("install_sources", args.extra_install_sources, "--install-source")
+        ]
+        settings.trusted_networks = [
+            *settings.trusted_networks,
+            *convert_list("trusted_networks", args.extra_trusted_networks, "--trusted-network"),
+        ]
+    except ConfigError as exc:
+        print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check":
         print(describe(settings))
         return 0 if check_plugins(settings) else 1
     try:
         secret = read_secret(settings)
         http_token = read_http_token(settings)
-        if settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0]) and not http_token:
+        admin_token = read_admin_token(settings)
+        if (
+            settings.http_addr != "off"
+            and not is_loopback(parse_addr(settings.http_addr)[0])
+            and not http_token
+            and not settings.trusted_networks
+        ):
             raise ConfigError(
                 f"http_addr {settings.http_addr} is not loopback: a bearer token is required "
-                "(TGO_HTTP_TOKEN or http_token_file)"
+                "(TGO_HTTP_TOKEN or http_token_file), or trusted_networks naming the callers' networks "
+                "(e.g. the compose network)"
             )
         if settings.dev_tcp_addr and not secret:
             raise ConfigError("dev_tcp_addr is set but there is no secret for dev tokens (TGO_SECRET or secret_file)")
@@ -167,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     host = Host(settings, secret=secret)
     host.http_token = http_token
+    host.admin_token = admin_token
     host.supervisor = Supervisor(settings, host.registry)
     if settings.http_addr != "off":
         host.services.append(http_service)

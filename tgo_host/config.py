@@ -9,6 +9,7 @@ socket setting. Errors name the source and the field.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from typing import Any, Mapping
@@ -23,6 +24,9 @@ class ConfigError(Exception):
 
 
 _FIELDS = {f.name: f for f in attrs.fields(Settings)}
+
+#: List settings whose entries may contain ':' (URLs, IPv6): separated by spaces (or commas) in the environment.
+SPACE_SEPARATED = ("install_sources", "trusted_networks", "http_allowed_origins", "http_allowed_hosts")
 
 
 def _kind(name: str) -> type:
@@ -89,10 +93,11 @@ def _convert(name: str, value: Any, source: str) -> Any:
         return value
     if kind is list:
         if isinstance(value, str):
-            value = [v for v in value.split(os.pathsep) if v]
+            separators = value.replace(",", " ").split() if name in SPACE_SEPARATED else value.split(os.pathsep)
+            value = [v for v in separators if v]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")
-        return value
+        return [_list_entry(name, v, where) for v in value]
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if name == "dev_tcp_addr" or (name == "http_addr" and value != "off"):
@@ -102,6 +107,42 @@ def _convert(name: str, value: Any, source: str) -> Any:
     if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"{where}: expected one of debug, info, warning, error")
     return value
+
+
+def _list_entry(name: str, entry: str, where: str) -> str:
+    """Check/normalise one entry of a list setting (CIDRs, origins, hosts, install sources)."""
+    if name == "trusted_networks":
+        try:
+            return str(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f"{where}: {entry!r} is not a network in CIDR notation (like 172.18.0.0/16)") from None
+    if name == "http_allowed_origins":
+        origin = entry.strip().rstrip("/").lower()
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+            raise ConfigError(f"{where}: {entry!r} is not an origin like https://console.example.com[:PORT]")
+        return origin
+    if name == "http_allowed_hosts":
+        host = entry.strip().lower()
+        if not host or any(c in host for c in "/?#@ ") or "://" in host:
+            raise ConfigError(f"{where}: {entry!r} is not a host name (like tgo-host or tgo-host:8090), or '*'")
+        return host
+    if name == "install_sources":
+        if entry.startswith(("https://", "http://")):
+            if len(entry.split("://", 1)[1].split("/", 1)[0]) == 0:
+                raise ConfigError(f"{where}: {entry!r} names no host")
+            return entry
+        if "://" in entry:
+            raise ConfigError(f"{where}: {entry!r}: only local directories and http(s):// URL prefixes can be sources")
+        if not entry.strip():
+            raise ConfigError(f"{where}: empty entry")
+        return os.path.abspath(entry)
+    return entry
+
+
+def convert_list(name: str, values: list[str], source: str) -> list[str]:
+    """Check the entries of list setting ``name`` given on the command line (``source`` names the flag)."""
+    return _convert(name, list(values), f"command line {source}") if values else []
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -165,6 +206,13 @@ def _read_secret_value(env_name: str, file_setting: str | None, what: str, envir
 def read_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
     """The dev-token signing secret: ``TGO_SECRET``, else the contents of ``secret_file``; None if neither."""
     return _read_secret_value("TGO_SECRET", settings.secret_file, "secret", os.environ if environ is None else environ)
+
+
+def read_admin_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """The control-plane token: ``TGO_ADMIN_TOKEN``, else the contents of ``admin_token_file``; None if neither."""
+    return _read_secret_value(
+        "TGO_ADMIN_TOKEN", settings.admin_token_file, "admin token", os.environ if environ is None else environ
+    )
 
 
 def read_http_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:

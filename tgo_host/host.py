@@ -74,6 +74,7 @@ class Host:
         self.stopping = trio.Event()
         self.http_binds: list[str] = []
         self.http_token: str | None = None  # bearer token required by the HTTP API, when set
+        self.admin_token: str | None = None  # token required by the control-plane routes, when set
         self.dev_tcp_address: tuple[str, int] | None = None
         self.ready = False
         self.forced = False

@@ -9,6 +9,9 @@ from __future__ import annotations
 import attrs
 
 DEFAULT_SOCKET_PATH = "/var/run/tgo/tgo.sock"
+#: Where plugins may be installed from unless ``install_sources`` says otherwise: no local
+#: directory, and these URL prefixes (for installs by URL).
+DEFAULT_INSTALL_SOURCES = ("https://github.com/", "https://gitee.com/", "https://raw.githubusercontent.com/")
 
 
 @attrs.define(kw_only=True)
@@ -26,7 +29,14 @@ class Settings:
     # HTTP API ("off" disables it)
     http_addr: str = "127.0.0.1:8090"
     max_http_body_bytes: int = 1024 * 1024
-    http_token_file: str | None = None  # bearer token for the HTTP API; or TGO_HTTP_TOKEN. Required off loopback.
+    http_token_file: str | None = None  # bearer token for the HTTP API; or TGO_HTTP_TOKEN
+    # who may call the HTTP API (docs/security.md)
+    trusted_networks: list[str] = attrs.Factory(list)  # CIDRs served without a token; off loopback: a token or this
+    http_allowed_origins: list[str] = attrs.Factory(list)  # browser origins besides the host's own
+    http_allowed_hosts: list[str] = attrs.Factory(list)  # Host names besides loopback ones; "*" turns the check off
+    admin_token_file: str | None = None  # control-plane token (install/start/stop/...); or TGO_ADMIN_TOKEN
+    install_sources: list[str] = attrs.Factory(lambda: list(DEFAULT_INSTALL_SOURCES))  # local dirs + URL prefixes
+    dev_token_max_ttl: float = 30 * 86400.0  # dev tokens living longer than this are refused
     # deadlines per method family
     render_timeout: float = 5.0
     event_timeout: float = 10.0

@@ -46,10 +46,10 @@ async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio
     """
     settings = host.settings
     bind_host, port = parse_addr(settings.http_addr)
-    if not is_loopback(bind_host) and not getattr(host, "http_token", None):
+    if not is_loopback(bind_host) and not getattr(host, "http_token", None) and not settings.trusted_networks:
         raise RuntimeError(
             f"refusing to serve the HTTP API on non-loopback address {settings.http_addr} without a bearer token "
-            "(set http_token_file or TGO_HTTP_TOKEN)"
+            "or trusted_networks (set http_token_file / TGO_HTTP_TOKEN, or trusted_networks)"
         )
     config = HypercornConfig()
     config.bind = [f"[{bind_host}]:{port}" if ":" in bind_host else f"{bind_host}:{port}"]

@@ -1,0 +1,81 @@
+"""The security settings as operators give them: config file, environment, flags; bad values named."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from test_cli import run_cli
+from tgo_host.config import ConfigError, load_settings
+from tgo_host.settings import DEFAULT_INSTALL_SOURCES
+
+
+def test_defaults():
+    settings = load_settings(environ={})
+    assert settings.install_sources == list(DEFAULT_INSTALL_SOURCES)
+    assert settings.install_sources == ["https://github.com/", "https://gitee.com/", "https://raw.githubusercontent.com/"]
+    assert settings.trusted_networks == [] and settings.http_allowed_origins == [] and settings.http_allowed_hosts == []
+    assert settings.admin_token_file is None
+    assert settings.dev_token_max_ttl == 30 * 86400
+
+
+def test_environment_lists_are_space_separated_and_normalised():
+    settings = load_settings(environ={
+        "TGO_INSTALL_SOURCES": "https://github.com/acme/ relative/dir",
+        "TGO_TRUSTED_NETWORKS": "172.18.0.1/16 fd00::/8,10.0.0.0/8",
+        "TGO_HTTP_ALLOWED_ORIGINS": "HTTPS://Console.Example.com/",
+        "TGO_HTTP_ALLOWED_HOSTS": "tgo-host tgo-host:8090",
+        "TGO_DEV_TOKEN_MAX_TTL": "3600",
+    })
+    assert settings.install_sources == ["https://github.com/acme/", os.path.abspath("relative/dir")]
+    assert settings.trusted_networks == ["172.18.0.0/16", "fd00::/8", "10.0.0.0/8"]
+    assert settings.http_allowed_origins == ["https://console.example.com"]
+    assert settings.http_allowed_hosts == ["tgo-host", "tgo-host:8090"]
+    assert settings.dev_token_max_ttl == 3600.0
+
+
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"TGO_TRUSTED_NETWORKS": "not-a-net"}, "TGO_TRUSTED_NETWORKS: trusted_networks: 'not-a-net' is not a network"),
+        ({"TGO_INSTALL_SOURCES": "file:///etc"}, "install_sources: 'file:///etc': only local directories"),
+        ({"TGO_HTTP_ALLOWED_ORIGINS": "console.example.com"}, "http_allowed_origins: 'console.example.com' is not an origin"),
+        ({"TGO_HTTP_ALLOWED_HOSTS": "http://x"}, "http_allowed_hosts: 'http://x' is not a host name"),
+        ({"TGO_DEV_TOKEN_MAX_TTL": "-1"}, "dev_token_max_ttl: must be greater than 0"),
+    ],
+)
+def test_bad_values_are_named(env, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert fragment in str(info.value)
+
+
+def test_flags_add_install_sources_and_trusted_networks(short_dir):
+    out = run_cli(
+        "check", "--install-source", short_dir, "--install-source", "https://example.com/plugins/",
+        "--trusted-network", "192.168.5.0/24", env={"TGO_SOCKET_PATH": ""},
+    )
+    assert out.returncode == 0, out.stderr
+    lines = set(out.stdout.splitlines())
+    expected = [*DEFAULT_INSTALL_SOURCES, short_dir, "https://example.com/plugins/"]
+    assert f"install_sources = {expected!r}" in lines
+    assert "trusted_networks = ['192.168.5.0/24']" in lines
+    bad = run_cli("check", "--trusted-network", "nonsense", env={"TGO_SOCKET_PATH": ""})
+    assert bad.returncode == 2 and "--trusted-network" in bad.stderr and "nonsense" in bad.stderr
+
+
+def test_off_loopback_needs_a_token_or_trusted_networks(short_dir):
+    """Refuses to start before binding anything: no real network is touched."""
+    socket_path = os.path.join(short_dir, "h.sock")
+    out = run_cli("run", "--socket", socket_path, "--http", "0.0.0.0:0", env={"TGO_HTTP_TOKEN": ""})
+    assert out.returncode == 2
+    assert "trusted_networks" in out.stderr and "token" in out.stderr
+    assert not os.path.exists(socket_path)
+
+
+def test_dev_token_command_refuses_a_ttl_past_the_maximum():
+    out = run_cli("dev-token", "--project", "p", "--user", "u", "--ttl", "31d", env={"TGO_SECRET": "s" * 32})
+    assert out.returncode == 2 and "dev_token_max_ttl" in out.stderr
+    ok = run_cli("dev-token", "--project", "p", "--user", "u", "--ttl", "30d", env={"TGO_SECRET": "s" * 32})
+    assert ok.returncode == 0, ok.stderr
