@@ -38,7 +38,7 @@ def test_settings_precedence_file_env_flags(short_dir):
     assert "render_timeout = 8.0" in lines  # env beats file
     assert "event_timeout = 9.0" in lines  # flag beats file
     assert "socket_path = '/tmp/from-file.sock'" in lines
-    assert "socket_mode = 416" in lines  # 0o640
+    assert "socket_mode = 0640" in lines  # octal, as the docs and config files write it
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,11 @@ async def test_install_and_uninstall_local_directory(api):
     bad = await api.post("/plugins/install", json={"path": str(PLUGINS / "managed" / "bad" / "bad-language")})
     assert bad.status_code == 422 and "build.language" in bad.json()["detail"]
     assert (await api.post("/plugins/install", json={})).json()["error"]["path"] == "path"
+    for nowhere in (str(PLUGINS / "managed" / "no-such-dir"), str(PLUGINS / "managed" / "bad" / "no-manifest")):
+        missing = await api.post("/plugins/install", json={"path": nowhere})
+        assert missing.status_code == 422, missing.text
+        assert missing.json()["error"] | {"message": ""} == {"type": "invalid_request", "path": "path", "message": ""}
+        assert nowhere in missing.json()["detail"]
     removed = await api.delete("/plugins/test.hello/uninstall")
     assert removed.json() == {"success": True, "message": "uninstalled test.hello"}
     assert not os.path.exists(os.path.join(api.host.settings.managed_plugins_dir, "test.hello"))

@@ -125,7 +125,11 @@ def configure_logging(level: str) -> None:
 
 
 def describe(settings: Settings) -> str:
-    return "\n".join(f"{name} = {value!r}" for name, value in sorted(attrs.asdict(settings).items()))
+    """One ``name = value`` line per setting, as a config file would spell it (modes in octal)."""
+    def shown(name: str, value: object) -> str:
+        return f"0{value:o}" if name == "socket_mode" and isinstance(value, int) else repr(value)
+
+    return "\n".join(f"{name} = {shown(name, value)}" for name, value in sorted(attrs.asdict(settings).items()))
 
 
 def check_plugins(settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..plugins.manifest import ManifestError
-from ..plugins.supervisor import InstallError, SupervisorError, UnknownPlugin
+from ..plugins.supervisor import InstallError, InstallSourceError, SupervisorError, UnknownPlugin
 from ..model.fields import model
 from .bodies import read_body
 from .errors import ApiError, JSONResponse
@@ -96,6 +96,8 @@ class LifecycleRoutes:
             raise ApiError(503, "supervisor_unavailable", "this host does not launch plugins")
         try:
             plugin = await self.supervisor.install(body.path)
+        except InstallSourceError as exc:
+            raise ApiError(422, "invalid_request", str(exc), path="path") from None
         except ManifestError as exc:
             raise ApiError(422, "invalid_manifest", str(exc), path="path") from None
         except InstallError as exc:

@@ -83,6 +83,10 @@ class InstallError(SupervisorError):
     """A directory could not be installed (or a plugin uninstalled)."""
 
 
+class InstallSourceError(InstallError):
+    """The directory to install does not exist, or holds no plugin manifest (the caller's mistake)."""
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -324,7 +328,8 @@ class Supervisor:
     async def install(self, path: str) -> ManagedPlugin:
         """Copy the plugin directory ``path`` into ``managed_plugins_dir``, then start it.
 
-        Raises :class:`ManifestError` for a bad manifest, :class:`InstallError`
+        Raises :class:`InstallSourceError` when ``path`` is not a directory
+        holding a manifest, :class:`ManifestError` for a bad manifest, :class:`InstallError`
         when ``managed_plugins_dir`` is unset, the id is already known, or the
         copy fails; :class:`SupervisorError` when the supervisor is not running.
         """
@@ -334,9 +339,9 @@ class Supervisor:
         self._check_running()
         source = os.path.abspath(path)
         if not os.path.isdir(source):
-            raise InstallError(f"cannot install {source}: not a directory")
+            raise InstallSourceError(f"cannot install {source}: not a directory")
         if manifest_file(source) is None:
-            raise InstallError(f"cannot install {source}: no plugin.yml in it")
+            raise InstallSourceError(f"cannot install {source}: no plugin.yml in it")
         manifest = load_manifest(source)
         plugin_id = manifest.id
         if plugin_id in self._plugins or plugin_id in self._installing:
