@@ -53,6 +53,17 @@ class Settings:
     # launched plugins (supervisor)
     plugin_dirs: list[str] = attrs.Factory(list)
     managed_plugins_dir: str | None = None  # where `install` copies plugin directories
+    # installing from URLs (the marketplace flow); every URL fetched must start with one of install_sources
+    github_base_url: str = "https://github.com"  # repositories: BASE/O/R(.git); a mirror may replace it
+    github_raw_base_url: str = "https://raw.githubusercontent.com"  # raw files: BASE/O/R/REF/PATH
+    gitee_base_url: str = "https://gitee.com"  # repositories and raw files (BASE/O/R/raw/REF/PATH)
+    fetch_timeout: float = 30.0  # connect/read timeout of one HTTP fetch (manifests, downloads)
+    max_manifest_bytes: int = 1024 * 1024  # a plugin.yml larger than this is refused
+    max_download_bytes: int = 256 * 1024 * 1024  # a release download larger than this is refused
+    max_unpacked_bytes: int = 512 * 1024 * 1024  # an archive unpacking to more than this is refused
+    max_archive_files: int = 10000  # an archive with more entries than this is refused
+    max_redirects: int = 5  # redirects followed per fetch (each target re-checked against install_sources)
+    build_timeout: float = 600.0  # one clone/build step (git clone, pip install, npm install, go build)
     restart_delay: float = 1.0  # first back-off; a manifest's runtime.restart_delay overrides it
     restart_max_delay: float = 60.0
     crash_loop_restarts: int = 5  # this many unexpected exits ...

@@ -17,6 +17,7 @@ from .errors import ApiError, JSONResponse
 from .metrics import HostMetrics
 from .openapi import build_openapi, render_docs
 from .lifecycle import LifecycleRoutes
+from .marketplace import MarketplaceRoutes
 from .rendering import RenderingRoutes
 
 log = logging.getLogger("tgo_host.api")
@@ -114,6 +115,7 @@ def build_app(host: Any) -> Starlette:
         Route("/openapi.json", openapi_route, methods=["GET"]),
         Route("/docs", docs_route, methods=["GET"]),
         *console_routes(host),
+        *MarketplaceRoutes(host).routes(),
         *LifecycleRoutes(host).routes(),  # before RenderingRoutes' /plugins/{plugin_id}
         *RenderingRoutes(host).routes(),
     ]
