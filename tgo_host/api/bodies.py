@@ -8,13 +8,14 @@ import orjson
 from starlette.requests import Request
 
 from ..model import ValidationError, parse_body
+from ..model.depth import check_depth
 from .errors import ApiError
 
 T = TypeVar("T")
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body (``{}`` when empty); 413 past ``limit`` bytes, 422 when not JSON."""
+    """The request's JSON body (``{}`` when empty); 413 past ``limit`` bytes, 422 when not JSON or nested too deep."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise ApiError(413, "body_too_large", f"request body of {length} bytes exceeds the limit of {limit} bytes")
@@ -29,9 +30,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, "invalid_request", f"request body is not valid JSON: {exc}") from None
+    try:
+        check_depth(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+    return data
 
 
 async def read_body(request: Request, cls: type[T], limit: int) -> T:

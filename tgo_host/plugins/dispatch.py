@@ -30,6 +30,9 @@ from ..model import (
     ui_to_json,
     unstructure,
 )
+from ..model.depth import check_depth, check_size
+from ..model.errors import join_path
+from ..wire.bulk import run_bulk
 from ..wire.errors import InvalidResponse, RemoteError, RequestTimeout, RpcFailure
 from .registry import Registry
 from .session import PluginSession
@@ -37,6 +40,9 @@ from .session import PluginSession
 log = logging.getLogger("tgo_host.dispatch")
 
 EXTENSION_POINTS = ("visitor_panel", "chat_toolbar")
+# Results with more JSON nodes than this are validated in a worker thread, so a large (legal)
+# result never holds the event loop for more than a few milliseconds (docs/reliability.md).
+INLINE_VALIDATION_NODES = 2000
 
 
 class PluginNotFound(Exception):
@@ -133,9 +139,15 @@ class Dispatcher:
         start = trio.current_time() if self.observe is not None else 0.0
         outcome = "ok"
         try:
-            result = await session.call(method, params)
             try:
-                return parse(result)
+                result = await session.call(method, params)
+            except RemoteError as exc:
+                _check_error_data(exc)
+                raise
+            try:
+                if check_size(result, max_nodes=INLINE_VALIDATION_NODES):
+                    return parse(result)
+                return await run_bulk(_validate, parse, result)
             except ValidationError as exc:
                 raise InvalidResult(session.conn.name, method, exc) from None
         except RpcFailure as exc:
@@ -214,6 +226,21 @@ class Dispatcher:
             panels=[o for o in outcomes if isinstance(o, Panel)],
             errors=[o for o in outcomes if isinstance(o, PanelError)],
         )
+
+
+def _validate(parse: Callable[[Any], Any], result: Any) -> Any:
+    """``parse(result)`` after the full depth check (for large results, in a worker thread)."""
+    check_depth(result)
+    return parse(result)
+
+
+def _check_error_data(exc: RemoteError) -> None:
+    """Raise :class:`InvalidResult` when a plugin's error ``data`` nests deeper than the host allows."""
+    try:
+        check_depth(exc.data)
+    except ValidationError as error:
+        invalid = ValidationError(join_path("error.data", error.path), error.reason)
+        raise InvalidResult(exc.peer, exc.method, invalid) from None
 
 
 # The converter's hooks for JSON-UI, looked up once: parse_ui()/ui_to_json() look them up on

@@ -24,6 +24,7 @@ import trio
 
 from .. import __version__
 from ..model import ValidationError, parse_register
+from ..model.depth import check_depth
 from ..settings import Settings
 from ..wire.connection import RpcConnection
 from ..wire.errors import ConnectionLost, RemoteError, RequestTimeout, RpcFailure
@@ -168,6 +169,7 @@ class PluginSession:
 
     def _register(self, request: Request) -> None:
         try:
+            check_depth(request.params)
             params = parse_register(request.params if request.params is not None else {})
         except ValidationError as exc:
             self._refuse(request.id, INVALID_PARAMS, f"Invalid params: {exc}")
