@@ -16,6 +16,8 @@ import trio
 
 from tgo_host.settings import Settings
 
+pytest_plugins = ["hangguard"]  # per-test time limits that work inside trio (tests/hangguard.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 EXAMPLES = ROOT / "plugins_examples"

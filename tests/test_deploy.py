@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 from conftest import PLUGINS, ROOT
 from test_supervisor import gone
@@ -92,6 +94,7 @@ def test_notify_sends_to_a_path_and_to_the_abstract_namespace(short_dir):
     assert notify.notify("READY=1", environ={"NOTIFY_SOCKET": os.path.join(short_dir, "nobody.sock")}) is False
 
 
+@pytest.mark.timeout(180)  # a host process with launched plugins
 def test_host_notifies_ready_then_stopping_and_leaves_no_plugin(short_dir):
     notify_path = os.path.join(short_dir, "n.sock")
     host_socket = os.path.join(short_dir, "h.sock")
@@ -169,6 +172,7 @@ def test_shipped_supervisord_program_stops_gracefully():
     assert program["command"].split()[:2] == ["/opt/tgo-host/.venv/bin/tgo-host", "run"]
 
 
+@pytest.mark.timeout(240)  # supervisord + supervisorctl processes
 def test_supervisorctl_stop_runs_the_shutdown_cascade(short_dir):
     records = os.path.join(short_dir, "rec")
     os.mkdir(records)

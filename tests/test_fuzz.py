@@ -32,6 +32,7 @@ def _require_atheris() -> None:
         pytest.skip(message)
 
 
+@pytest.mark.timeout(240)  # a bounded atheris run: ~30 s on a loaded machine
 def test_fuzz_harness_bounded_run(tmp_path):
     _require_atheris()
     corpus = sorted(p.name for p in (FUZZ / "corpus").iterdir())

@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from conftest import PLUGINS, ROOT
 
@@ -20,6 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.timeout(360)  # schemathesis over the live API: ~70 s on a loaded machine
 def test_schemathesis_against_live_server(short_dir):
     sock = os.path.join(short_dir, "h.sock")
     port = free_port()

@@ -30,10 +30,11 @@ import types
 import typing
 
 import attrs
-import orjson
-import trio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+import orjson
+import pytest
+import trio
 
 from reliability_stats import Counter, record
 from tgo_host.api.lifecycle import InstallRequest
@@ -291,6 +292,7 @@ def framed_streams(draw):
     return limit, stream, chunks
 
 
+@pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine
 def test_frame_decoder_on_arbitrary_streams_and_chunkings():
     counter = Counter()
 
@@ -411,6 +413,7 @@ def classify(message) -> str:
     return "response"
 
 
+@pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine
 def test_decode_message_on_arbitrary_bytes():
     counter = Counter()
 
@@ -514,6 +517,7 @@ def test_ui_and_action_parsers_raise_only_validation_errors_and_normalise_idempo
     record("properties.models_ui_action", examples=counter.n, **counter.kinds)
 
 
+@pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine
 def test_register_body_and_result_parsers_raise_only_validation_errors():
     counter = Counter()
 
@@ -633,6 +637,7 @@ def check_host_output(frames: list[dict], methods_sent: set[str], registration: 
     return errors
 
 
+@pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine
 def test_connection_fed_arbitrary_bytes_returns_cleanly():
     counter = Counter()
 

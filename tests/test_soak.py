@@ -29,6 +29,7 @@ import struct
 from contextlib import contextmanager
 
 import httpx
+import pytest
 import trio
 
 from chaoslib import MARGIN, Traffic, http_connections, live_tasks, open_fds, rss_bytes
@@ -224,6 +225,7 @@ def host_logs_to_devnull():
         sink.close()
 
 
+@pytest.mark.timeout(SOAK_SECONDS * 2 + 180)  # the soak (make soak: 600 s), set-up and checks
 async def test_soak_churn_and_renders_leave_nothing_behind(settings, nursery, plugins):
     with host_logs_to_devnull():
         await soak(settings, nursery, plugins)
