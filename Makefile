@@ -3,12 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 RUN_DIR := $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 
-.PHONY: install system-deps run test check clean bench fuzz soak screenshot
+.PHONY: install install-dev system-deps run test check clean bench fuzz soak screenshot
 
+# `install`: what running needs (requirements.lock); `install-dev`: plus the test tools
+# (requirements-dev.lock). `make run` installs only the first, `make test` both.
 install: $(STAMP)
+install-dev: $(DEV_STAMP)
 
 # Debian packages the tests use: Chromium for the console's browser tests, Node.js for
 # the Node example plugin. Installed only when running as root and missing.
@@ -24,6 +28,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
 run: install
 	@mkdir -p $(RUN_DIR)
 	@echo "tgo-host: plugin socket $(RUN_DIR)/tgo.sock, HTTP API http://$(HTTP) (console: http://$(HTTP)/console)"
@@ -36,14 +44,14 @@ run: install
 # The suite leaves the working tree as it found it: a snapshot of `git status` and of the
 # tracked files' diff is taken before and compared after (outside a git checkout: skipped).
 TREE_STATE = { git status --porcelain --untracked-files=all && git diff --binary; } 2>/dev/null | sha256sum
-test: install system-deps
+test: install-dev system-deps
 	@mkdir -p $(RUN_DIR) && $(TREE_STATE) > $(RUN_DIR)/tree-before
 	$(BIN)/python -m pytest
 	@$(TREE_STATE) | cmp -s - $(RUN_DIR)/tree-before || { \
 		echo "make test: the test run changed the working tree:"; git status --short; exit 1; }
 
 # The README's console screenshot (docs/console.png), taken by the workspace browser test.
-screenshot: install system-deps
+screenshot: install-dev system-deps
 	TGO_SCREENSHOT=$(CURDIR)/docs/console.png $(BIN)/python -m pytest -q \
 		tests/test_console.py -k takes_the_readme_screenshot
 
@@ -55,12 +63,12 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Longer reliability runs (docs/reliability.md); `make test` runs short versions of both.
-fuzz: install
+fuzz: install-dev
 	mkdir -p $(RUN_DIR)/fuzz-corpus
 	$(BIN)/python tests/fuzz/fuzz_wire.py $(RUN_DIR)/fuzz-corpus tests/fuzz/corpus -dict=tests/fuzz/wire.dict \
 		-max_total_time=300 -artifact_prefix=$(RUN_DIR)/fuzz-
 
-soak: install
+soak: install-dev
 	TGO_SOAK_SECONDS=600 $(BIN)/python -m pytest tests/test_soak.py -s
 
 check: install
