@@ -126,10 +126,13 @@ async def test_invalid_bodies_are_422_with_path(api, plugins):
     assert err["path"] == "action_id"
     err = assert_error(await api.post("/plugins/crm/render", json={"visitor": {"name": ["x"]}}), 422, "invalid_request")
     assert err["path"] == "visitor.name"
-    assert_error(await api.post("/plugins/crm/render", content=b"{oops"), 422, "invalid_request")
-    assert_error(await api.post("/plugins/crm/render", content=b"[1]"), 422, "invalid_request")
+    as_json = {"content-type": "application/json"}
+    assert_error(await api.post("/plugins/crm/render", content=b"{oops", headers=as_json), 422, "invalid_request")
+    assert_error(await api.post("/plugins/crm/render", content=b"[1]", headers=as_json), 422, "invalid_request")
     big = b'{"visitor_id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    assert_error(await api.post("/plugins/crm/render", content=big), 413, "body_too_large")
+    assert_error(await api.post("/plugins/crm/render", content=big, headers=as_json), 413, "body_too_large")
+    # a body that does not say it is JSON never reaches the route (api/guard.py)
+    assert_error(await api.post("/plugins/crm/render", content=b"{}"), 415, "unsupported_media_type")
 
 
 async def test_tools_iframe_channel_routes(api, plugins):

@@ -20,6 +20,7 @@ async def api(settings, nursery, records, short_dir):  # noqa: F811
     settings.restart_delay = 0.2
     settings.shutdown_grace = 1.0
     settings.managed_plugins_dir = os.path.join(short_dir, "managed")
+    settings.install_sources = [str(PLUGINS / "managed")]  # where the install tests' sources live
     host = Host(settings, services=[http_service])
     host.supervisor = Supervisor(settings, host.registry, [manifest("good", "echo")])
     await nursery.start(host.serve)

@@ -325,6 +325,7 @@ async def test_install_and_uninstall_a_local_directory(fast, nursery, records, s
     with pytest.raises(InstallError, match="managed_plugins_dir is not set"):
         await sup.install(str(MANAGED / "install" / "hello"))
     fast.managed_plugins_dir = os.path.join(short_dir, "installed")
+    fast.install_sources = [str(MANAGED), str(tmp_path)]
     (tmp_path / "plugin.yml").write_text("id: x\nbuild: {language: rust}\n")
     with pytest.raises(ManifestError, match="build.language"):
         await sup.install(str(tmp_path))

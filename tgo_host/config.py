@@ -131,7 +131,7 @@ def _list_entry(name: str, entry: str, where: str) -> str:
         if entry.startswith(("https://", "http://")):
             if len(entry.split("://", 1)[1].split("/", 1)[0]) == 0:
                 raise ConfigError(f"{where}: {entry!r} names no host")
-            return entry
+            return entry if "/" in entry.split("://", 1)[1] else entry + "/"  # a prefix ends its host name
         if "://" in entry:
             raise ConfigError(f"{where}: {entry!r}: only local directories and http(s):// URL prefixes can be sources")
         if not entry.strip():

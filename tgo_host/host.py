@@ -37,6 +37,7 @@ from .plugins.listener import (
     remove_socket_file,
     serve_listener,
 )
+from .plugins.identity import ReservedIds
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
 from .plugins.session import PluginSession
@@ -70,7 +71,10 @@ class Host:
         self.registry = Registry()
         self.dispatcher = Dispatcher(self.registry)
         self.services = list(services or [])
-        self.check_registration = check_registration or RegistrationPolicy(secret)
+        self.registration_policy = check_registration or RegistrationPolicy(
+            secret, max_ttl=settings.dev_token_max_ttl
+        )
+        self.reserved_ids = ReservedIds(lambda: self.supervisor)
         self.stopping = trio.Event()
         self.http_binds: list[str] = []
         self.http_token: str | None = None  # bearer token required by the HTTP API, when set
@@ -175,6 +179,11 @@ class Host:
                 sock.close()
             remove_socket_file(settings.socket_path, listener)
             log.info("socket %s closed and removed; host stopped", settings.socket_path)
+
+    def check_registration(self, session: PluginSession, params: Any) -> None:
+        """Who may register: the registration policy (dev tokens), then the ids reserved for launched plugins."""
+        self.registration_policy(session, params)
+        self.reserved_ids(session, params)
 
     async def _run_session(self, stream: trio.SocketStream, peer: PeerInfo) -> None:
         settings = self.settings

@@ -1,8 +1,10 @@
-"""The ASGI application: routes, the one error shape, shutdown refusal, operations endpoints."""
+"""The ASGI application: routes, the one error shape, shutdown refusal, operations endpoints.
+
+Who may call which route is :mod:`.guard`'s job (middleware and control-plane routes).
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -14,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .console import console_routes
 from .errors import ApiError, JSONResponse
+from .guard import HttpGuard
 from .metrics import HostMetrics
 from .openapi import build_openapi, render_docs
 from .lifecycle import LifecycleRoutes
@@ -37,33 +40,6 @@ class RefuseWhileStopping:
             response = ApiError(503, "shutting_down", "tgo-host is shutting down", headers={"Retry-After": "5"}).response()
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
-
-
-class RequireBearerToken:
-    """ASGI middleware: every route but the probes needs ``Authorization: Bearer <token>``."""
-
-    #: Probes, and the console's pages and static files: they carry no data and a browser
-    #: cannot attach a header when it opens a page. The console's API calls and its event
-    #: stream send the token (given once as ``/console#token=…``).
-    OPEN_PATHS = ("/healthz", "/readyz", "/console", "/console/", "/console/gallery", "/console/plugins")
-    OPEN_PREFIXES = ("/console/static/",)
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
-        if scope["type"] == "http" and path not in self.OPEN_PATHS and not path.startswith(self.OPEN_PREFIXES):
-            supplied = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(supplied, self.expected):
-                reason = "missing bearer token" if not supplied else "invalid bearer token"
-                response = ApiError(
-                    401, "unauthorized", f"unauthorized: {reason}", headers={"WWW-Authenticate": "Bearer"}
-                ).response()
-                await response(scope, receive, send)
-                return
         await self.app(scope, receive, send)
 
 
@@ -123,7 +99,7 @@ def build_app(host: Any) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: internal_error},
     )
-    app.add_middleware(RefuseWhileStopping, host=host)
-    if getattr(host, "http_token", None):
-        app.add_middleware(RequireBearerToken, token=host.http_token)
+    app.state.admin_token = getattr(host, "admin_token", None)  # read by the control-plane routes
+    app.add_middleware(HttpGuard, host=host)  # Host, Origin, who, Content-Type (api/guard.py)
+    app.add_middleware(RefuseWhileStopping, host=host)  # outermost: a stopping host answers 503 first
     return app

@@ -11,11 +11,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ..plugins.confinement import ManifestNotAllowed, SourceNotAllowed
 from ..plugins.manifest import ManifestError
 from ..plugins.supervisor import InstallError, InstallSourceError, SupervisorError, UnknownPlugin
 from ..model.fields import model
 from .bodies import read_body
 from .errors import ApiError, JSONResponse
+from .guard import control_route
+from .params import int_param
+
+MAX_LOG_LIMIT = 10_000  # lines one /logs call may ask for (the ring buffer holds log_lines)
 
 
 @model
@@ -30,15 +35,16 @@ class LifecycleRoutes:
         self.host = host
 
     def routes(self) -> list[Route]:
+        # control_route: the control plane (admin_token when set; api/guard.py)
         return [
             Route("/plugins/installed", self.installed, methods=["GET"]),
-            Route("/plugins/install", self.install, methods=["POST"]),
-            Route("/plugins/{plugin_id}/start", self.start, methods=["POST"]),
-            Route("/plugins/{plugin_id}/stop", self.stop, methods=["POST"]),
-            Route("/plugins/{plugin_id}/restart", self.restart, methods=["POST"]),
+            control_route("/plugins/install", self.install, methods=["POST"]),
+            control_route("/plugins/{plugin_id}/start", self.start, methods=["POST"]),
+            control_route("/plugins/{plugin_id}/stop", self.stop, methods=["POST"]),
+            control_route("/plugins/{plugin_id}/restart", self.restart, methods=["POST"]),
             Route("/plugins/{plugin_id}/logs", self.logs, methods=["GET"]),
             Route("/plugins/{plugin_id}/status", self.status, methods=["GET"]),
-            Route("/plugins/{plugin_id}/uninstall", self.uninstall, methods=["DELETE"]),
+            control_route("/plugins/{plugin_id}/uninstall", self.uninstall, methods=["DELETE"]),
         ]
 
     @property
@@ -81,10 +87,8 @@ class LifecycleRoutes:
     async def logs(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
         supervisor = self._known(plugin_id)
-        raw_limit = request.query_params.get("limit", "200")
-        if not raw_limit.isdigit():
-            raise ApiError(422, "invalid_request", "limit must be a non-negative integer", path="limit")
-        return JSONResponse({"plugin_id": plugin_id, "logs": supervisor.logs(plugin_id, int(raw_limit))})
+        limit = int_param(request, "limit", default=200, low=1, high=MAX_LOG_LIMIT)
+        return JSONResponse({"plugin_id": plugin_id, "logs": supervisor.logs(plugin_id, limit)})
 
     async def status(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
@@ -98,6 +102,10 @@ class LifecycleRoutes:
             plugin = await self.supervisor.install(body.path)
         except InstallSourceError as exc:
             raise ApiError(422, "invalid_request", str(exc), path="path") from None
+        except SourceNotAllowed as exc:
+            raise ApiError(403, "install_source_not_allowed", str(exc), path="path", setting="install_sources") from None
+        except ManifestNotAllowed as exc:
+            raise ApiError(403, "manifest_not_allowed", str(exc), path="path", field=exc.field, file=exc.file) from None
         except ManifestError as exc:
             raise ApiError(422, "invalid_manifest", str(exc), path="path") from None
         except InstallError as exc:

@@ -16,6 +16,7 @@ import jwt
 
 from ..wire.messages import AUTH_FAILED
 from .peer import PeerInfo
+from .printable import unprintable_reason
 from .session import PluginSession, RegistrationRefused
 
 log = logging.getLogger("tgo_host.auth")
@@ -32,8 +33,12 @@ def mint_dev_token(secret: str, project_id: str, user_id: str, ttl_seconds: floa
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify_dev_token(secret: str, token: str | None) -> dict[str, Any]:
-    """The token's claims; raises :class:`RegistrationRefused` (``-32001``) saying what is wrong."""
+def verify_dev_token(secret: str, token: str | None, max_ttl: float | None = None) -> dict[str, Any]:
+    """The token's claims; raises :class:`RegistrationRefused` (``-32001``) saying what is wrong.
+
+    With ``max_ttl`` (seconds), a token whose lifetime (``exp`` − ``iat``, or
+    ``exp`` − now without ``iat``) exceeds it is refused too.
+    """
     if not token:
         raise RegistrationRefused(AUTH_FAILED, "Authentication failed: TCP connections must register with a dev_token")
     try:
@@ -53,21 +58,39 @@ def verify_dev_token(secret: str, token: str | None) -> dict[str, Any]:
     for claim in ("project_id", "user_id"):
         if not isinstance(claims.get(claim), str) or not claims[claim]:
             raise RegistrationRefused(AUTH_FAILED, f"Authentication failed: dev_token lacks the {claim!r} claim")
+        reason = unprintable_reason(claims[claim])
+        if reason is not None:
+            raise RegistrationRefused(AUTH_FAILED, f"Authentication failed: dev_token {claim} {reason}")
+    if max_ttl is not None:
+        issued = claims.get("iat")
+        start = issued if isinstance(issued, (int, float)) and not isinstance(issued, bool) else time.time()
+        lifetime = float(claims["exp"]) - float(start)
+        if lifetime > max_ttl:
+            raise RegistrationRefused(
+                AUTH_FAILED,
+                f"Authentication failed: dev_token lifetime of {_days(lifetime)} exceeds dev_token_max_ttl "
+                f"({_days(max_ttl)}); mint a shorter-lived token",
+            )
     return claims
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:.4g} days" if seconds >= 86400 else f"{seconds:.0f} s"
 
 
 class RegistrationPolicy:
     """The host's registration check: dev tokens on TCP; nothing extra on the Unix socket."""
 
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, secret: str | None, max_ttl: float | None = None) -> None:
         self.secret = secret
+        self.max_ttl = max_ttl
 
     def __call__(self, session: PluginSession, params: Any) -> None:
         if session.peer.transport != "tcp":
             return
         if not self.secret:
             raise RegistrationRefused(AUTH_FAILED, "Authentication failed: the host has no secret configured for dev tokens")
-        claims = verify_dev_token(self.secret, params.dev_token)
+        claims = verify_dev_token(self.secret, params.dev_token, self.max_ttl)
         session.project_id = claims["project_id"]
         session.is_dev_mode = True
         log.info("dev plugin from %s authenticated: project=%s user=%s", session.peer, claims["project_id"], claims["user_id"])

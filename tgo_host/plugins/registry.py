@@ -26,8 +26,7 @@ class DuplicatePlugin(Exception):
 
     def __init__(self, plugin_id: str, existing: "PluginSession") -> None:
         super().__init__(
-            f"plugin id {plugin_id!r} is already registered by a live connection ({existing.peer}); "
-            "stop that instance first"
+            f"plugin id {plugin_id!r} is already registered by a live connection; stop that instance first"
         )
         self.plugin_id = plugin_id
 

@@ -31,6 +31,7 @@ from ..wire.errors import ConnectionLost, RemoteError, RequestTimeout, RpcFailur
 from ..wire.messages import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR, Request
 from ..wire.transport import FramedTransport
 from .peer import PeerInfo
+from .printable import loggable, unprintable_reason
 from .registry import DuplicatePlugin, Registry
 
 log = logging.getLogger("tgo_host.session")
@@ -176,6 +177,7 @@ class PluginSession:
             return
         plugin_id = params.id or f"plugin_{secrets.token_hex(4)}"
         try:
+            _check_printable(params)
             if self._check_registration is not None:
                 self._check_registration(self, params)
         except RegistrationRefused as exc:
@@ -200,7 +202,7 @@ class PluginSession:
             "registered plugin %s (%s %s) peer=%s capabilities=%s%s",
             plugin_id,
             params.name,
-            params.version,
+            loggable(str(params.version)),
             self.peer,
             ",".join(c.type for c in self.capabilities) or "-",
             f" project={self.project_id}" if self.project_id else "",
@@ -221,3 +223,12 @@ class PluginSession:
             self.conn.respond_error(request.id, code, message)
         except ConnectionLost:
             pass
+
+
+def _check_printable(params: Any) -> None:
+    """Refuse (``-32602``, naming the field) an ``id`` or ``name`` holding unprintable characters."""
+    for field in ("id", "name"):
+        value = getattr(params, field, None)
+        reason = unprintable_reason(value) if isinstance(value, str) else None
+        if reason is not None:
+            raise RegistrationRefused(INVALID_PARAMS, f"Invalid params: {field}: {reason}")

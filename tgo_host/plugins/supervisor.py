@@ -47,6 +47,7 @@ import trio
 
 from ..model import unstructure
 from ..settings import Settings
+from .confinement import allowed_local_source, confine
 from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
 from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
 
@@ -174,6 +175,12 @@ class Supervisor:
             manifests, self.manifest_errors = discover(dirs)
         self._plugins: dict[str, ManagedPlugin] = {}
         for manifest in manifests:
+            if self._is_managed(manifest):
+                try:
+                    confine(manifest)
+                except ManifestError as exc:
+                    self.manifest_errors.append(exc)
+                    continue
             if manifest.id in self._plugins:
                 self.manifest_errors.append(
                     ManifestError(manifest.file, "id", f"duplicate plugin id {manifest.id!r}")
@@ -328,8 +335,10 @@ class Supervisor:
     async def install(self, path: str) -> ManagedPlugin:
         """Copy the plugin directory ``path`` into ``managed_plugins_dir``, then start it.
 
-        Raises :class:`InstallSourceError` when ``path`` is not a directory
-        holding a manifest, :class:`ManifestError` for a bad manifest, :class:`InstallError`
+        Raises :class:`SourceNotAllowed` when ``path`` is outside ``install_sources``,
+        :class:`InstallSourceError` when it is not a directory holding a manifest,
+        :class:`ManifestError` for a bad manifest (:class:`ManifestNotAllowed`
+        when it reaches outside its directory), :class:`InstallError`
         when ``managed_plugins_dir`` is unset, the id is already known, or the
         copy fails; :class:`SupervisorError` when the supervisor is not running.
         """
@@ -337,12 +346,13 @@ class Supervisor:
         if root is None:
             raise InstallError("cannot install: managed_plugins_dir is not set (config file or TGO_MANAGED_PLUGINS_DIR)")
         self._check_running()
-        source = os.path.abspath(path)
+        source = allowed_local_source(path, self.settings.install_sources)  # SourceNotAllowed
         if not os.path.isdir(source):
             raise InstallSourceError(f"cannot install {source}: not a directory")
         if manifest_file(source) is None:
             raise InstallSourceError(f"cannot install {source}: no plugin.yml in it")
         manifest = load_manifest(source)
+        confine(manifest)  # ManifestNotAllowed before anything is copied
         plugin_id = manifest.id
         if plugin_id in self._plugins or plugin_id in self._installing:
             where = self._plugins[plugin_id].manifest.directory if plugin_id in self._plugins else "an install in progress"
@@ -359,6 +369,7 @@ class Supervisor:
                 raise InstallError(f"cannot install {plugin_id!r}: copying {source} to {target} failed: {exc}") from None
             try:
                 manifest = load_manifest(target)
+                confine(manifest)
             except ManifestError:
                 await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
                 raise

@@ -1,0 +1,74 @@
+"""Plugin identity: printable ids and names, and ids reserved for the plugins the host launches.
+
+- ``register`` params whose ``id`` or ``name`` hold a control (or otherwise
+  unprintable) character are refused by the session with ``-32602`` naming
+  the field (:mod:`.printable`), so no plugin can forge lines in the host log.
+- :class:`ReservedIds` refuses with ``-32000`` a connection that claims the id
+  of a plugin in ``plugin_dirs`` or installed (the supervisor's plugins: the
+  manifest id, and the id its process registered under) unless it comes from that plugin's own launched process; when the launched
+  process registers while an unlaunched connection holds its id (it
+  connected before the plugin was installed), that connection is closed and
+  the launched plugin takes the id. A launched plugin is never locked out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from ..wire.messages import SERVER_ERROR
+from .printable import loggable
+from .processes import same_process_group
+from .session import PluginSession, RegistrationRefused
+
+log = logging.getLogger("tgo_host.identity")
+
+RESERVED_MESSAGE = "id reserved by an installed plugin"
+
+
+class ReservedIds:
+    """Registration check: an id owned by a launched plugin may be taken only by that plugin's process.
+
+    ``supervisor`` returns the host's supervisor (or None) when called, so the
+    check follows the supervisor the host ends up with.
+    """
+
+    def __init__(self, supervisor: Callable[[], Any]) -> None:
+        self._supervisor = supervisor
+
+    def __call__(self, session: PluginSession, params: Any) -> None:
+        supervisor = self._supervisor()
+        plugin_id = params.id
+        owner = owner_of(supervisor, plugin_id) if supervisor is not None and plugin_id else None
+        if owner is None:
+            return
+        if not _launched_by(owner, session):
+            log.warning("refused %s: claims the id %s of a launched plugin", session.peer, loggable(plugin_id))
+            raise RegistrationRefused(SERVER_ERROR, f"plugin id {plugin_id!r}: {RESERVED_MESSAGE}")
+        squatter = session.registry.get(plugin_id)
+        if squatter is not None and squatter is not session and not _launched_by(owner, squatter):
+            log.warning(
+                "plugin %s: closing the earlier connection %s that held its id; the launched plugin takes it",
+                loggable(plugin_id), squatter.peer,
+            )
+            session.registry.remove(squatter)
+            squatter.close(f"id {plugin_id!r} taken over by the launched plugin")
+
+
+def owner_of(supervisor: Any, plugin_id: str) -> Any:
+    """The launched plugin that owns ``plugin_id``: its manifest id, or the id its process registered under."""
+    if plugin_id in supervisor:
+        return supervisor.get(plugin_id)
+    for plugin in supervisor.plugins():
+        if plugin.session_plugin_id == plugin_id:
+            return plugin
+    return None
+
+
+def _launched_by(plugin: Any, session: PluginSession) -> bool:
+    """Whether ``session`` comes from ``plugin``'s running process (or its process group) over the Unix socket."""
+    proc = getattr(plugin, "process", None)
+    peer = session.peer
+    if proc is None or proc.returncode is not None or peer.transport != "unix" or not peer.pid:
+        return False
+    return same_process_group(peer.pid, proc.pid)
