@@ -18,6 +18,7 @@ from ..marketplace.sources import SourceError, fetch_info
 from ..model.fields import model
 from .bodies import read_body
 from .errors import ApiError, JSONResponse
+from .guard import control_route
 
 
 @model
@@ -31,7 +32,7 @@ class MarketplaceRoutes:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/plugins/fetch-info", self.fetch_info, methods=["POST"]),
+            control_route("/plugins/fetch-info", self.fetch_info, methods=["POST"]),  # control plane: api/guard.py
         ]
 
     async def fetch_info(self, request: Request) -> JSONResponse:
