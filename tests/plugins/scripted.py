@@ -6,7 +6,9 @@ Modes for ``*/render``: ``ok`` (key_value panel), ``hang`` (never answers),
 ``slow`` (answers after --delay seconds), ``invalid`` (the Go SDK's
 ``{"success": true}``), ``error`` (JSON-RPC error -32000), ``crash``
 (exits mid-request), ``null`` (result null). ``--ignore-shutdown`` leaves
-``shutdown`` unanswered. Every request method received is appended to
+``shutdown`` unanswered; ``--shutdown-delay S`` answers it after S seconds.
+With ``TGO_TCP_ADDR`` (HOST:PORT) set it connects to the TCP debug listener
+and registers with ``TGO_DEV_TOKEN``. Every request method received is appended to
 --record (one line each, flushed) so tests can see what arrived.
 """
 
@@ -26,14 +28,19 @@ parser.add_argument("--mode", default="ok")
 parser.add_argument("--delay", type=float, default=1.0)
 parser.add_argument("--record")
 parser.add_argument("--ignore-shutdown", action="store_true")
+parser.add_argument("--shutdown-delay", type=float, default=0.0)
 parser.add_argument("--ignore-ping", action="store_true")
 parser.add_argument("--toolbar", action="store_true")
 parser.add_argument("--extras", action="store_true", help="also sidebar_iframe, channel_integration, mcp_tools")
 parser.add_argument("--event-mode", default="ok", help="ok | js (javascript: open_url) | hang")
 args = parser.parse_args()
 
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.connect(os.environ["TGO_SOCKET_PATH"])
+if os.environ.get("TGO_TCP_ADDR"):
+    tcp_host, _, tcp_port = os.environ["TGO_TCP_ADDR"].rpartition(":")
+    sock = socket.create_connection((tcp_host, int(tcp_port)))
+else:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(os.environ["TGO_SOCKET_PATH"])
 send_lock = threading.Lock()
 
 
@@ -84,8 +91,10 @@ EXTRA_RESULTS = {
                                      "config_schema": {"type": "object", "properties": {"token": {"type": "string"}}},
                                      "setup_guide": "# Setup", "capabilities": {"send_text": True}},
 }
-send({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {
-    "id": args.id, "name": args.id, "version": "1.0.0", "capabilities": capabilities}})
+register = {"id": args.id, "name": args.id, "version": "1.0.0", "capabilities": capabilities}
+if os.environ.get("TGO_DEV_TOKEN"):
+    register["dev_token"] = os.environ["TGO_DEV_TOKEN"]
+send({"jsonrpc": "2.0", "id": 1, "method": "register", "params": register})
 reply = recv()
 record("registered " + json.dumps(reply))
 if reply is None or "error" in reply:
@@ -126,6 +135,7 @@ while True:
             send({"jsonrpc": "2.0", "id": msg["id"], "result": {"pong": True}})
     elif method == "shutdown":
         if not args.ignore_shutdown:
+            time.sleep(args.shutdown_delay)
             send({"jsonrpc": "2.0", "id": msg["id"], "result": {"success": True}})
             break
     elif method and method.endswith("/render"):
