@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-
-import trio
+from typing import Any
 
 log = logging.getLogger("tgo_host.supervisor")
 
@@ -37,7 +36,7 @@ def same_process_group(peer_pid: int, leader_pid: int) -> bool:
         return False
 
 
-def signal_group(proc: trio.Process, sig: signal.Signals) -> None:
+def signal_group(proc: Any, sig: signal.Signals) -> None:
     """Send ``sig`` to the process group led by ``proc`` (its own session), if not yet reaped."""
     if proc.returncode is not None:
         return
@@ -52,7 +51,7 @@ def signal_group(proc: trio.Process, sig: signal.Signals) -> None:
             pass
 
 
-def kill_leftovers(plugin_id: str, proc: trio.Process) -> None:
+def kill_leftovers(plugin_id: str, proc: Any) -> None:
     """After the plugin's process exited: SIGKILL what is left of its process group.
 
     The group id is the (just reaped) leader's pid; Linux does not reuse a

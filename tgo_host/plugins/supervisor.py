@@ -25,7 +25,11 @@ then wait for the process to exit until the grace period ends, then
 own session (``start_new_session``) so a terminal's Ctrl-C reaches only the
 host, which then stops them in that order.
 
-Resource handling: no plugin process outlives :meth:`Supervisor.run`. If the
+Resource handling: no plugin process outlives :meth:`Supervisor.run`, nor
+the host process itself: plugins are started by :mod:`.launch` to die with
+the host even when it is SIGKILLed, and a starting supervisor first stops
+what a previous host left running (:mod:`.stale`). A spawn that fails for
+lack of fds, processes or memory is retried with the normal back-off. If the
 supervisor is cancelled (the host's hard stop), every supervision task kills
 its process group with ``SIGKILL`` and reaps it in a shielded ``finally``;
 processes are signalled by pid / process group only, never by name.
@@ -33,11 +37,11 @@ processes are signalled by pid / process group only, never by name.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 import signal
-import subprocess
 from collections import deque
 from datetime import datetime, timezone
 from functools import partial
@@ -48,8 +52,10 @@ import trio
 from ..model import unstructure
 from ..settings import Settings
 from .confinement import allowed_local_source, confine
+from .launch import LaunchedProcess, launch
 from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
 from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
+from .stale import PluginRecords, state_file_for, stop_stale_plugins
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -63,6 +69,9 @@ KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
 OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
 ERROR_TAIL = 10  # output lines quoted in last_error
 MAX_LINE = 8192  # longer output lines are split
+# A spawn failing with one of these is a shortage that passes (fds, processes, memory): retried
+# with the normal back-off, never a reason for status "error".
+TRANSIENT_SPAWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
 
 
 class SupervisorError(Exception):
@@ -119,7 +128,7 @@ class ManagedPlugin:
         self.installed_at = installed_at or manifest.modified_at()
         self.updated_at = manifest.modified_at()
         self.logs: deque[str] = deque(maxlen=log_lines)
-        self.process: trio.Process | None = None
+        self.process: LaunchedProcess | None = None
         # supervision state
         self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
         self._task_done: trio.Event | None = None  # None: never supervised; set: no task
@@ -190,6 +199,7 @@ class Supervisor:
         self._nursery: trio.Nursery | None = None
         self._stopping_all = False
         self._installing: set[str] = set()
+        self._records = PluginRecords(state_file_for(settings.socket_path))
 
     # -- lookups -------------------------------------------------------------
 
@@ -260,6 +270,9 @@ class Supervisor:
         """
         for error in self.manifest_errors:
             log.error("manifest error: %s", error)
+        stale = await stop_stale_plugins(self._records.path)
+        if stale:
+            log.warning("stopped %d plugin(s) left running by a previous host", stale)
         unsubscribe = self.registry.subscribe(self._on_registry_event)
         try:
             async with trio.open_nursery() as nursery:
@@ -275,6 +288,7 @@ class Supervisor:
             self._nursery = None
             unsubscribe()
             self._kill_remaining()
+            self._records.clear()
 
     # -- operations ------------------------------------------------------------
 
@@ -502,11 +516,19 @@ class Supervisor:
             while True:
                 try:
                     proc = await self._spawn(plugin)
-                except (OSError, ManifestError, ValueError) as exc:
-                    plugin.status = "error"
-                    plugin.last_error = f"cannot start: {exc}"
-                    log.error("plugin %s: %s", plugin.id, plugin.last_error)
-                    return
+                except OSError as exc:
+                    if exc.errno not in TRANSIENT_SPAWN_ERRNOS:
+                        return self._cannot_start(plugin, exc)
+                    started()
+                    plugin.status = "starting"
+                    plugin.last_error = f"cannot start yet: {exc}; retrying in {delay:g} s"
+                    log.warning("plugin %s: %s", plugin.id, plugin.last_error)
+                    if not await self._back_off(plugin, delay):
+                        return
+                    delay = min(max(delay * 2, 0.01), settings.restart_max_delay)
+                    continue
+                except (ManifestError, ValueError) as exc:
+                    return self._cannot_start(plugin, exc)
                 started()
                 began = trio.current_time()
                 returncode = await self._watch(plugin, proc)
@@ -543,12 +565,7 @@ class Supervisor:
                     delay = base_delay
                 plugin.status = "starting"
                 log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, delay)
-                plugin._wake = trio.Event()
-                if not (plugin._stop_requested or self._stopping_all):
-                    with trio.move_on_after(delay):
-                        await plugin._wake.wait()
-                if plugin._stop_requested or self._stopping_all:
-                    plugin.status = "stopped"
+                if not await self._back_off(plugin, delay):
                     return
                 delay = min(max(delay * 2, 0.01), settings.restart_max_delay)
                 plugin.restart_count += 1
@@ -563,6 +580,23 @@ class Supervisor:
                 plugin.status = "stopped"
             done.set()
 
+    @staticmethod
+    def _cannot_start(plugin: ManagedPlugin, exc: Exception) -> None:
+        plugin.status = "error"
+        plugin.last_error = f"cannot start: {exc}"
+        log.error("plugin %s: %s", plugin.id, plugin.last_error)
+
+    async def _back_off(self, plugin: ManagedPlugin, delay: float) -> bool:
+        """Wait ``delay`` s (cut short by start/stop); False, with status "stopped", if it should not respawn."""
+        plugin._wake = trio.Event()
+        if not (plugin._stop_requested or self._stopping_all):
+            with trio.move_on_after(delay):
+                await plugin._wake.wait()
+        if plugin._stop_requested or self._stopping_all:
+            plugin.status = "stopped"
+            return False
+        return True
+
     def _exit_was_intended(self, plugin: ManagedPlugin) -> bool:
         session = plugin._run_session
         return (
@@ -571,7 +605,7 @@ class Supervisor:
             or (session is not None and session.shutdown_acknowledged)
         )
 
-    async def _spawn(self, plugin: ManagedPlugin) -> trio.Process:
+    async def _spawn(self, plugin: ManagedPlugin) -> LaunchedProcess:
         argv, cwd, extra_env = plugin.manifest.command()
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)  # systemd's socket is the host's, not the plugins'
@@ -583,22 +617,15 @@ class Supervisor:
         plugin.session = None
         plugin._run_session = None
         plugin._run_lines = 0
-        proc = await trio.lowlevel.open_process(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
+        proc = await launch(argv, cwd=cwd, env=env)
         plugin.process = proc
         plugin.pid = proc.pid
+        self._records.add(plugin.id, proc.pid)
         plugin.started_at = _now_iso()
         log.info("started plugin %s pid %d: %s (cwd %s)", plugin.id, proc.pid, " ".join(argv), cwd)
         return proc
 
-    async def _watch(self, plugin: ManagedPlugin, proc: trio.Process) -> int:
+    async def _watch(self, plugin: ManagedPlugin, proc: LaunchedProcess) -> int:
         """Read the output of ``proc`` until it exits; returns its exit status.
 
         Cancelled: the process group is killed and reaped before this returns.
@@ -622,13 +649,14 @@ class Supervisor:
                     with trio.move_on_after(KILL_WAIT):
                         await proc.wait()
                     kill_leftovers(plugin.id, proc)
-                for stream in (proc.stdin, proc.stdout, proc.stderr):
-                    if stream is not None:
-                        await stream.aclose()
+                for stream in (proc.stdout, proc.stderr):
+                    await stream.aclose()
+            if proc.returncode is not None:
+                self._records.remove(plugin.id, proc.pid)
             if plugin.process is proc:
                 plugin.process = None
 
-    async def _watch_registration(self, plugin: ManagedPlugin, proc: trio.Process, scope: trio.CancelScope) -> None:
+    async def _watch_registration(self, plugin: ManagedPlugin, proc: LaunchedProcess, scope: trio.CancelScope) -> None:
         with scope:
             await trio.sleep(self.settings.register_timeout)
             if plugin.process is proc and plugin.status == "starting":

@@ -1,0 +1,175 @@
+"""No plugin outlives its host: SIGKILL of the host, stale plugins from a previous host, spawns that fail for lack of fds.
+
+The hosts here are real ``python -m tgo_host run`` processes (SIGKILLed for
+real) or the in-process host; plugins are the real test plugins of
+``tests/plugins/managed``. Every process a test starts is killed by pid at
+the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import trio
+
+from conftest import ROOT, wait_for
+from reliability_stats import record
+from test_supervisor import MANAGED, Records, gone, manifest, start_host
+from tgo_host.plugins.stale import state_file_for, start_ticks
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def records(short_dir, monkeypatch):
+    directory = os.path.join(short_dir, "rec")
+    os.mkdir(directory)
+    monkeypatch.setenv("TGO_TEST_RECORD_DIR", directory)
+    recs = Records(directory)
+    yield recs
+    for pid in recs.all_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class HostProcess:
+    """``python -m tgo_host run`` launching the plugins of tests/plugins/managed/good."""
+
+    def __init__(self, socket_path: str, port: int) -> None:
+        self.socket_path = socket_path
+        self.url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TGO_SHUTDOWN_GRACE="1", TGO_RESTART_DELAY="0.2")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tgo_host", "run", "--socket", socket_path, "--http", f"127.0.0.1:{port}",
+             "--plugins-dir", str(MANAGED / "good")],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    async def registered(self) -> dict[str, int]:
+        """Plugin id -> pid of the launched plugins that registered (empty until the API answers)."""
+        try:
+            async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+                installed = (await client.get("/plugins/installed")).json()["plugins"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return {}
+        return {p["plugin_id"]: p["pid"] for p in installed if p["capabilities"] and p["pid"]}
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+async def test_sigkilled_host_takes_its_plugins_and_a_new_host_launches_its_own(short_dir, records):
+    socket_path = os.path.join(short_dir, "h.sock")
+    first = HostProcess(socket_path, free_port())
+    second = None
+    try:
+        await wait_for(lambda: len(records.pids("echo")) >= 1 and len(records.pids("legacy")) >= 1, timeout=20)
+        ids: dict[str, int] = {}
+
+        async def both_registered(host: HostProcess) -> None:
+            with trio.fail_after(20):
+                while len(ids) < 2:
+                    ids.clear()
+                    ids.update(await host.registered())
+                    await trio.sleep(0.1)
+
+        await both_registered(first)
+        old = dict(ids)
+        state = json.loads(open(state_file_for(socket_path)).read())
+        assert {e["pid"] for e in state["plugins"].values()} == set(old.values())
+        first.proc.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        await wait_for(lambda: all(gone(pid) for pid in old.values()), timeout=2.0)
+        died_within = time.monotonic() - killed_at
+        first.proc.wait(timeout=5)
+        second = HostProcess(socket_path, free_port())
+        ids.clear()
+        await both_registered(second)
+        assert set(ids) == set(old) and not set(ids.values()) & set(old.values())
+        record("orphans.host_sigkill", plugins=len(old), all_plugins_gone_within_s=round(died_within, 3),
+               new_host_registered=sorted(ids))
+    finally:
+        first.kill()
+        if second is not None:
+            second.proc.send_signal(signal.SIGTERM)
+            try:
+                second.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                second.kill()
+
+
+async def test_a_starting_host_stops_stale_plugins_of_a_previous_one(settings, nursery, short_dir):
+    """What the state file names and is still that process is stopped; a reused pid is left alone."""
+    stale = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        await wait_for(lambda: start_ticks(stale.pid) is not None and start_ticks(stranger.pid) is not None)
+        boot_id = open("/proc/sys/kernel/random/boot_id").read().strip()
+        path = state_file_for(settings.socket_path)
+        with open(path, "w") as fh:
+            json.dump({"boot_id": boot_id, "host_pid": 1, "plugins": {
+                "test.stale": {"pid": stale.pid, "start": start_ticks(stale.pid)},
+                "test.reused": {"pid": stranger.pid, "start": start_ticks(stranger.pid) - 1},  # another process now
+            }}, fh)
+        host = await start_host(settings, nursery, [])
+        assert stale.wait(timeout=5) == -signal.SIGTERM
+        assert stranger.poll() is None
+        assert not os.path.exists(path)
+        host.request_stop()
+    finally:
+        for proc in (stale, stranger):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=5)
+
+
+async def test_spawn_without_free_fds_is_retried_not_an_error(settings, nursery, records):
+    """A plugin that crashes while the host has no free fd restarts once fds are back (EMFILE is transient)."""
+    settings.restart_delay = 0.1
+    settings.restart_max_delay = 0.4
+    host = await start_host(settings, nursery, [manifest("good", "echo")])
+    plugin = host.supervisor.get("test.echo")
+    await wait_for(lambda: plugin.registered, timeout=15)
+    first = plugin.pid
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hogs: list[int] = []
+    seen: list[str] = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 64, hard))
+        try:
+            while True:
+                hogs.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError:
+            pass
+        os.kill(first, signal.SIGKILL)
+        with trio.fail_after(10):
+            while "Too many open files" not in (plugin.last_error or ""):
+                await trio.sleep(0.02)
+        for _ in range(10):  # a few back-off rounds without fds: still retrying, never "error"
+            seen.append(plugin.status)
+            await trio.sleep(0.05)
+    finally:
+        for fd in hogs:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert set(seen) == {"starting"}, seen
+    await wait_for(lambda: plugin.registered and plugin.pid not in (None, first), timeout=15)
+    assert plugin.status == "running"
+    host.request_stop()
