@@ -8,7 +8,7 @@ is set, in which case they fail. The browser may only reach 127.0.0.1: every
 other request is aborted.
 
 Test-only plugins are bound to projects so the workspace screenshot
-(``make screenshot`` → docs/console.png) shows the example plugins only: ``test.xss*`` → project
+(``make screenshot`` → docs/console.png, taken as project ``demo``) shows the example plugins only: ``test.xss*`` → project
 ``xss``, ``test.victim*`` → project ``victim``.
 """
 
@@ -152,7 +152,7 @@ async def test_event_stream_respects_project_scope(settings, nursery, plugins):
     host = Host(settings, services=[http_service], check_registration=scope_test_plugins)
     await nursery.start(host.serve)
     async with httpx.AsyncClient(base_url=host.http_binds[0], timeout=10) as client:
-        async with client.stream("GET", "/console/events") as unscoped, \
+        async with client.stream("GET", "/console/events?project_id=other") as unscoped, \
                 client.stream("GET", "/console/events?project_id=victim") as scoped:
             a, b = unscoped.aiter_lines(), scoped.aiter_lines()
             await _read_events(a, 1)
@@ -162,7 +162,7 @@ async def test_event_stream_respects_project_scope(settings, nursery, plugins):
             [(_, seen_by_scoped_1), (_, seen_by_scoped_2)] = await _read_events(b, 2)
             assert {seen_by_scoped_1["plugin"]["id"], seen_by_scoped_2["plugin"]["id"]} == {"test.victim-1", "global-1"}
             [(_, seen)] = await _read_events(a, 1)
-            assert seen["plugin"]["id"] == "global-1"  # the project's plugin is invisible to unscoped callers
+            assert seen["plugin"]["id"] == "global-1"  # the project's plugin is invisible to another project
             host.request_stop()
 
 
@@ -393,8 +393,10 @@ def panel(p, plugin_id: str):
     return p.locator(f'section.panel[data-plugin="{plugin_id}"]')
 
 
-def open_workspace(p, project: str | None = None) -> None:
-    p.goto(p.base + "/console" + (f"?project_id={project}" if project else ""))
+def open_workspace(p, project: str = "demo") -> None:
+    """The workspace as project ``project`` sees it (the example plugins are global; the test-only ones are bound to
+    their own projects, so an unscoped caller, who sees every plugin, would see them too)."""
+    p.goto(p.base + "/console?project_id=" + project)
     p.wait_for_selector('body[data-ready="1"]')
     p.wait_for_selector('#live-state[data-state="live"]')
 

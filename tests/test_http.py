@@ -65,14 +65,24 @@ async def test_toolbar_buttons_render_event(api, plugins):
 
 async def test_generic_render_event_infers_or_takes_extension_type(api, plugins):
     plugins.scripted("both", "--toolbar", record=True)
-    await wait_registered(api.host, "both")
+    plugins.scripted("panel-only", record=True)
+    await wait_registered(api.host, "both", "panel-only")
+    # without extension_type: chat_toolbar when the plugin declares one (upstream's rule) ...
     assert (await api.post("/plugins/both/render", json={"visitor_id": "v"})).status_code == 200
-    assert (await api.post("/plugins/both/render?extension_type=chat_toolbar", json={})).status_code == 200
-    ok = await api.post("/plugins/both/event", json={"event_type": "button_click", "action_id": "a", "extension_type": "chat_toolbar"})
-    assert ok.status_code == 200
     assert (await api.post("/plugins/both/event", json={"event_type": "button_click", "action_id": "a"})).status_code == 200
+    # ... explicitly either one
+    assert (await api.post("/plugins/both/render?extension_type=visitor_panel", json={})).status_code == 200
+    ok = await api.post("/plugins/both/event", json={"event_type": "button_click", "action_id": "a", "extension_type": "visitor_panel"})
+    assert ok.status_code == 200
     assert plugins.recorded("both")[1:] == [
-        "visitor_panel/render", "chat_toolbar/render", "chat_toolbar/event", "visitor_panel/event"]
+        "chat_toolbar/render", "chat_toolbar/event", "visitor_panel/render", "visitor_panel/event"]
+    # ... and visitor_panel for a plugin without a toolbar
+    assert (await api.post("/plugins/panel-only/render", json={"visitor_id": "v"})).status_code == 200
+    assert (await api.post("/plugins/panel-only/event", json={"event_type": "button_click", "action_id": "a"})).status_code == 200
+    assert plugins.recorded("panel-only")[1:] == ["visitor_panel/render", "visitor_panel/event"]
+    err = assert_error(await api.post("/plugins/panel-only/render?extension_type=chat_toolbar", json={}),
+                       404, "capability_not_found")
+    assert err["plugin_id"] == "panel-only"
     err = assert_error(await api.post("/plugins/both/event", json={"event_type": "x", "action_id": "a", "extension_type": "footer"}),
                        422, "invalid_request")
     assert err["path"] == "extension_type"
@@ -160,7 +170,10 @@ async def test_project_scoping(api, plugins):
     ids = lambda r: [p["id"] for p in r.json()["plugins"]]
     assert ids(await api.get("/plugins?project_id=A")) == ["global", "projA.crm"]
     assert ids(await api.get("/plugins?project_id=B")) == ["global"]
-    assert ids(await api.get("/plugins")) == ["global"]  # unscoped callers see only global plugins
+    assert ids(await api.get("/plugins")) == ["global", "projA.crm"]  # unscoped callers (the gateway's tool calls) see all
+    assert (await api.get("/plugins/projA.crm")).json()["project_id"] == "A"
+    panels = (await api.post("/plugins/visitor-panel/render", json={"visitor_id": "v"})).json()["panels"]
+    assert sorted(p["plugin_id"] for p in panels) == ["global", "projA.crm"]
     assert (await api.get("/plugins/projA.crm?project_id=A")).json()["project_id"] == "A"
     assert_error(await api.get("/plugins/projA.crm?project_id=B"), 404, "plugin_not_found")
     assert_error(await api.post("/plugins/projA.crm/render?project_id=B", json={}), 404, "plugin_not_found")

@@ -27,6 +27,7 @@ from tgo_host.model import (
     VisitorPanelRenderParams,
     VisitorPanelRenderRequest,
     action_to_json,
+    event_params,
     parse_action,
     parse_body,
     parse_channel_manifest,
@@ -35,6 +36,7 @@ from tgo_host.model import (
     parse_send_result,
     parse_tool_result,
     parse_ui,
+    render_params,
     structure,
     ui_to_json,
     unstructure,
@@ -634,8 +636,7 @@ def test_event_request():
         (VisitorPanelRenderRequest, {"visitor_id": 7}, "visitor_id", "expected a string"),
         (VisitorPanelRenderRequest, {"visitor_id": "v", "visitor": {"metadata": "x"}}, "visitor.metadata",
          "expected an object"),
-        (VisitorPanelRenderRequest, {"visitor_id": "v", "context": {"location": {"city": 3}}},
-         "context.location.city", "expected a string"),
+        (VisitorPanelRenderRequest, {"visitor_id": "v", "context": ["channel_id"]}, "context", "expected an object"),
         (ToolExecuteRequest, {"arguments": []}, "arguments", "expected an object"),
         (ToolExecuteRequest, {"context": {"agent_id": 1}}, "context.agent_id", "expected a string"),
         (ChatToolbarRenderParams, {"context": {"last_messages": [{"role": "user"}, {"content": 1}]}},
@@ -652,6 +653,31 @@ def test_body_errors(cls, body, path, reason):
 def test_body_non_object(cls, obj):
     err = error_of(lambda o: parse_body(o, cls), obj)
     assert (err.path, err.reason) == ("", "expected an object")
+
+
+def test_visitor_panel_context_is_kept_unchanged():
+    """The web app's context (channel_id, channel_type, platform_type, anything else) reaches plugins as sent."""
+    context = {"channel_id": "ch-1", "channel_type": 3, "platform_type": "wechat", "location": {"city": 3},
+               "custom": [1, {"x": None}]}
+    req = parse_body({"visitor_id": "v", "context": context}, VisitorPanelRenderRequest)
+    assert req.context is context and unstructure(req)["context"] == context
+    params = structure({"visitor_id": "v", "context": context}, VisitorPanelRenderParams)
+    assert unstructure(params)["context"] == context
+
+
+def test_render_and_event_params_carry_every_key():
+    assert render_params("visitor_panel", {"visitor_id": "v"}) == {
+        "visitor_id": "v", "session_id": None, "visitor": {}, "context": {}, "language": None}
+    assert render_params("visitor_panel", {"visitor_id": "v", "visitor": None, "context": None, "agent_id": "a"}) == {
+        "visitor_id": "v", "session_id": None, "visitor": {}, "context": {}, "language": None, "agent_id": "a"}
+    assert render_params("chat_toolbar", {}) == {
+        "action_id": None, "session_id": None, "visitor_id": None, "visitor": {}, "agent_id": None, "context": {},
+        "language": None}
+    given = {"event_type": "button_click", "action_id": "a", "payload": {"channel_id": "c"}}
+    assert event_params(given) == {
+        "event_type": "button_click", "action_id": "a", "visitor_id": None, "session_id": None, "selected_id": None,
+        "language": None, "form_data": {}, "payload": {"channel_id": "c"}}
+    assert given == {"event_type": "button_click", "action_id": "a", "payload": {"channel_id": "c"}}  # not changed
 
 
 def test_tool_execute_request_defaults():

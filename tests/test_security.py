@@ -45,8 +45,14 @@ async def test_dev_plugin_with_valid_token_is_bound_to_its_project(dev_host):
         info = (await http.get("/plugins/dev.crm?project_id=proj-7")).json()
         assert info["is_dev_mode"] is True and info["project_id"] == "proj-7"
         assert (await http.get("/plugins/dev.crm?project_id=other")).status_code == 404
-        assert (await http.get("/plugins/dev.crm")).status_code == 404
+        assert (await http.get("/plugins/dev.crm")).status_code == 200  # unscoped (the gateway's tool calls): all
         assert (await http.get("/plugins?project_id=other")).json()["total"] == 0
+        installed = (await http.get("/plugins/installed?project_id=proj-7")).json()
+        [entry] = installed["plugins"]
+        assert installed["total"] == 1 and entry["plugin_id"] == "dev.crm" and entry["install_type"] == "dev"
+        assert entry["is_dev_mode"] is True and entry["status"] == "running"
+        assert entry["installed_at"] == entry["updated_at"] == session.connected_at.isoformat()
+        assert (await http.get("/plugins/installed?project_id=other")).json() == {"plugins": [], "total": 0}
     await client.aclose()
 
 

@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from conftest import PLUGINS, wait_for
+from tgo_host.api.installed import installed_plugins
 from tgo_host.host import Host
 from tgo_host.plugins.manifest import ManifestError, discover, load_manifest
 from tgo_host.plugins.registry import Registry
@@ -242,16 +243,16 @@ async def test_logs_status_installed_and_restart(fast, nursery, records, caplog)
     assert sup.logs("test.echo", limit=1) == logs[-1:]
     host_log = [r.getMessage() for r in caplog.records if r.name == "tgo_host.plugin.test.echo"]
     assert f"[test.echo] echo started pid={first}" in host_log
-    [entry] = sup.installed()
+    [entry] = installed_plugins(host)
     assert entry["plugin_id"] == "test.echo" and entry["name"] == "echo" and entry["version"] == "1.0.0"
     assert entry["status"] == "running" and entry["pid"] == first and entry["install_type"] == "local"
     assert entry["source_url"] == "https://github.com/example/echo" and entry["is_dev_mode"] is False
     assert entry["installed_at"] and entry["updated_at"] and entry["last_error"] is None
     assert entry["capabilities"] == [{"type": "visitor_panel", "title": "Panel echo", "icon": "user",
                                        "priority": 10, "refresh_on": []}]
-    assert set(entry) == {"plugin_id", "name", "version", "description", "author", "status", "install_type",
-                          "source_url", "installed_at", "updated_at", "pid", "last_error", "is_dev_mode",
-                          "capabilities"}
+    assert set(entry) == {"id", "plugin_id", "name", "version", "description", "author", "status", "install_type",
+                          "source_url", "latest_version", "installed_at", "updated_at", "pid", "last_error",
+                          "is_dev_mode", "capabilities"}
 
     await sup.restart("test.echo")
     assert plugin.pid is not None and plugin.pid != first
@@ -264,7 +265,7 @@ async def test_logs_status_installed_and_restart(fast, nursery, records, caplog)
     second = plugin.pid
     await sup.stop("test.echo")
     assert gone(second) and sup.status("test.echo")["status"] == "stopped" and not plugin.registered
-    assert sup.installed()[0]["capabilities"] == []
+    assert installed_plugins(host)[0]["capabilities"] == []
 
 
 async def test_malformed_manifests_are_reported_and_the_others_run(fast, nursery, records):
@@ -336,7 +337,7 @@ async def test_install_and_uninstall_a_local_directory(fast, nursery, records, s
     await wait_for(lambda: plugin.registered, timeout=10)
     pid = plugin.pid
     assert "hello plugin up" in sup.logs("test.hello")
-    [entry] = sup.installed()
+    [entry] = installed_plugins(host)
     assert entry["plugin_id"] == "test.hello" and entry["version"] == "2.0.0" and entry["status"] == "running"
     with pytest.raises(InstallError, match="already installed"):
         await sup.install(str(MANAGED / "install" / "hello"))

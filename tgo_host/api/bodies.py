@@ -42,9 +42,14 @@ async def read_json(request: Request, limit: int) -> Any:
 
 async def read_body(request: Request, cls: type[T], limit: int) -> T:
     """The body validated as ``cls``; 422 naming the bad field's path."""
+    return (await read_body_and_json(request, cls, limit))[0]
+
+
+async def read_body_and_json(request: Request, cls: type[T], limit: int) -> tuple[T, Any]:
+    """The body validated as ``cls`` and the parsed JSON it came from (for pass-through fields)."""
     data = await read_json(request, limit)
     try:
-        return parse_body(data, cls)
+        return parse_body(data, cls), data
     except ValidationError as exc:
         where = exc.path or "body"
         raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=where) from None

@@ -18,6 +18,8 @@ from ..model.fields import model
 from .bodies import read_body
 from .errors import ApiError, JSONResponse
 from .guard import control_route
+from .installed import installed_plugins
+from .rendering import project_of
 from .params import int_param
 
 MAX_LOG_LIMIT = 10_000  # lines one /logs call may ask for (the ring buffer holds log_lines)
@@ -57,7 +59,7 @@ class LifecycleRoutes:
         return self.supervisor
 
     async def installed(self, request: Request) -> JSONResponse:
-        plugins = self.supervisor.installed() if self.supervisor is not None else []
+        plugins = installed_plugins(self.host, project_of(request))
         return JSONResponse({"plugins": plugins, "total": len(plugins)})
 
     async def _operate(self, request: Request, verb: str) -> JSONResponse:

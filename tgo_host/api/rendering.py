@@ -19,9 +19,9 @@ from ..model import (
     VisitorPanelRenderRequest,
     unstructure,
 )
-from ..plugins.dispatch import EXTENSION_POINTS, Dispatcher, PluginNotFound
+from ..plugins.dispatch import EXTENSION_POINTS, CapabilityMissing, Dispatcher, PluginNotFound
 from ..plugins.session import PluginSession
-from .bodies import read_body
+from .bodies import read_body, read_body_and_json
 from .errors import ApiError, JSONResponse, from_exception
 
 
@@ -110,10 +110,10 @@ class RenderingRoutes:
 
     async def _render(self, request: Request, extension: str | None) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
-        body = await read_body(request, RenderRequest, self.body_limit)
+        body, raw = await read_body_and_json(request, RenderRequest, self.body_limit)
         project = project_of(request)
         extension = extension or self._infer_extension(plugin_id, project, request.query_params.get("extension_type"))
-        params = unstructure(body)
+        params = with_raw_visitor(unstructure(body), raw)
         ui = await self._call(plugin_id, self.dispatcher.render(plugin_id, extension, params, project))
         return JSONResponse(ui)
 
@@ -129,7 +129,7 @@ class RenderingRoutes:
         return JSONResponse(action)
 
     def _infer_extension(self, plugin_id: str, project: str | None, requested: str | None) -> str:
-        """``extension_type`` if given, else the plugin's first of visitor_panel/chat_toolbar."""
+        """``extension_type`` if given, else the dispatcher's default (chat_toolbar if declared, else visitor_panel)."""
         if requested is not None:
             if requested not in EXTENSION_POINTS:
                 raise ApiError(
@@ -137,19 +137,14 @@ class RenderingRoutes:
                     path="extension_type",
                 )
             return requested
-        session = self._session(plugin_id, project)
-        for extension in EXTENSION_POINTS:
-            if any(c.type == extension for c in session.capabilities):
-                return extension
-        raise ApiError(
-            404, "capability_not_found",
-            f"plugin {plugin_id!r} has neither a visitor_panel nor a chat_toolbar capability",
-            plugin_id=plugin_id,
-        )
+        try:
+            return self.dispatcher.default_extension(plugin_id, project)
+        except (PluginNotFound, CapabilityMissing) as exc:
+            raise from_exception(exc) from None
 
     async def visitor_panels(self, request: Request) -> JSONResponse:
-        body = await read_body(request, VisitorPanelRenderRequest, self.body_limit)
-        fan_out = await self.dispatcher.render_visitor_panels(unstructure(body), project_of(request))
+        body, raw = await read_body_and_json(request, VisitorPanelRenderRequest, self.body_limit)
+        fan_out = await self.dispatcher.render_visitor_panels(with_raw_visitor(unstructure(body), raw), project_of(request))
         return JSONResponse(
             {
                 "panels": [
@@ -216,6 +211,15 @@ class RenderingRoutes:
             return await call
         except Exception as exc:
             raise from_exception(exc, plugin_id) from None
+
+
+def with_raw_visitor(params: dict[str, Any], raw: Any) -> dict[str, Any]:
+    """``params`` with ``visitor`` as the caller sent it: validated, but with every field
+    (the gateway may send more than the documented ones) forwarded unchanged."""
+    visitor = raw.get("visitor") if isinstance(raw, dict) else None
+    if isinstance(visitor, dict):
+        params["visitor"] = visitor
+    return params
 
 
 def project_of(request: Request) -> str | None:

@@ -2,8 +2,13 @@
 bodies that feed them (http-api.md), and the non-UI results plugins return.
 
 Free-form objects (``visitor.metadata``, ``payload``, ``form_data``,
-``arguments``, ``RenderRequest.context``) are plain ``dict[str, Any]``, kept
-as parsed.
+``arguments``, every render ``context``) are plain ``dict[str, Any]``, kept
+as parsed: the web app puts ``channel_id``, ``channel_type``,
+``platform_type`` (and more) into the visitor-panel ``context`` and plugins
+key their data on them, so the host forwards it unchanged.
+
+:func:`render_params` / :func:`event_params` give every host -> plugin
+render/event call its complete key set, as the upstream runtime does.
 """
 
 from __future__ import annotations
@@ -41,7 +46,11 @@ class Location:
 
 @model
 class RenderContextInfo:
-    """Where the visitor is (visitor_panel ``context``)."""
+    """The documented fields of the visitor_panel ``context`` (for reference and plugin authors).
+
+    The host does not parse ``context`` into this class: it forwards the
+    caller's object unchanged (extra fields such as ``channel_id`` included).
+    """
 
     current_page: str | None = None
     referrer: str | None = None
@@ -74,7 +83,7 @@ class VisitorPanelRenderParams:
     visitor_id: str | None = None
     session_id: str | None = None
     visitor: VisitorInfo | None = None
-    context: RenderContextInfo | None = None
+    context: JSONObject | None = None
     language: str | None = None
 
 
@@ -178,13 +187,17 @@ class EventRequest:
 
 @model
 class VisitorPanelRenderRequest:
-    """Body of ``POST /plugins/visitor-panel/render`` (the fan-out)."""
+    """Body of ``POST /plugins/visitor-panel/render`` (the fan-out).
+
+    ``context`` is free-form (see `RenderContextInfo` for its documented
+    fields) and reaches plugins unchanged.
+    """
 
     visitor_id: str
     session_id: str | None = None
     visitor: VisitorInfo | None = None
     language: str | None = None
-    context: RenderContextInfo | None = None
+    context: JSONObject | None = None
 
 
 @model
@@ -242,6 +255,41 @@ class ChannelManifest:
     setup_guide: str | None = None
     webhook_endpoint: str | None = None
     capabilities: JSONObject | None = None
+
+
+# -- complete params for render/event calls -------------------------------------------
+
+#: Every key a render call carries, per extension point. The upstream runtime always
+#: sends each one; the official Go SDK dereferences ``visitor`` and crashes without it.
+_RENDER_KEYS: dict[str, tuple[str, ...]] = {
+    "visitor_panel": ("visitor_id", "session_id", "visitor", "context", "language"),
+    "chat_toolbar": ("action_id", "session_id", "visitor_id", "visitor", "agent_id", "context", "language"),
+}
+_EVENT_KEYS = ("event_type", "action_id", "visitor_id", "session_id", "selected_id", "language", "form_data", "payload")
+#: Keys whose value is an object: ``{}`` when absent or null, never missing or null.
+_OBJECT_KEYS = frozenset({"visitor", "context", "form_data", "payload"})
+
+
+def _complete(keys: tuple[str, ...], given: dict[str, Any]) -> dict[str, Any]:
+    params = {key: ({} if key in _OBJECT_KEYS else None) for key in keys}
+    for key, value in given.items():
+        if value is not None or key not in _OBJECT_KEYS:
+            params[key] = value
+    return params
+
+
+def render_params(extension: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``<extension>/render`` params: ``given`` plus every key of the extension point.
+
+    Missing scalars are null; ``visitor`` and ``context`` are ``{}`` when
+    absent or null. Other keys in ``given`` are kept. ``given`` is not changed.
+    """
+    return _complete(_RENDER_KEYS.get(extension, _RENDER_KEYS["visitor_panel"]), given)
+
+
+def event_params(given: dict[str, Any]) -> dict[str, Any]:
+    """``*/event`` params: ``given`` plus every event key (``form_data``/``payload`` ``{}`` when absent or null)."""
+    return _complete(_EVENT_KEYS, given)
 
 
 def parse_body(obj: Any, cls: type[T]) -> T:

@@ -4,6 +4,8 @@ The :class:`Dispatcher` is the host's Python API (the HTTP layer is a thin
 shell over it). Each call looks the plugin up (honouring project scoping),
 sends one request under its family's deadline, and validates the answer
 against the models: a render must be JSON-UI, an event must be JSON-ACTION.
+Render and event params always carry every key of their method
+(:func:`~tgo_host.model.render_params`), as the upstream runtime sends them.
 Failures are raised as :class:`~tgo_host.wire.errors.RpcFailure` subclasses
 that name the plugin; the visitor-panel fan-out reports them per plugin.
 """
@@ -27,6 +29,8 @@ from ..model import (
     parse_send_result,
     parse_tool_result,
     parse_ui,
+    render_params,
+    event_params,
     ui_to_json,
     unstructure,
 )
@@ -43,6 +47,9 @@ EXTENSION_POINTS = ("visitor_panel", "chat_toolbar")
 # Results with more JSON nodes than this are validated in a worker thread, so a large (legal)
 # result never holds the event loop for more than a few milliseconds (docs/reliability.md).
 INLINE_VALIDATION_NODES = 2000
+#: Which extension a render/event without ``extension_type`` goes to: the first of these
+#: the plugin declares (upstream prefers the toolbar).
+DEFAULT_EXTENSION_ORDER = ("chat_toolbar", "visitor_panel")
 
 
 class PluginNotFound(Exception):
@@ -158,19 +165,32 @@ class Dispatcher:
             if self.observe is not None:
                 self.observe(session.plugin_id or "?", method, outcome, trio.current_time() - start)
 
+    def default_extension(self, plugin_id: str, project_id: str | None = None) -> str:
+        """The extension a render/event without ``extension_type`` goes to: ``chat_toolbar``
+        if the plugin declares one, else ``visitor_panel``.
+
+        Raises :class:`PluginNotFound`, or :class:`CapabilityMissing` when it declares neither.
+        """
+        session = self.session(plugin_id, project_id)
+        declared = {c.type for c in session.capabilities}
+        for extension in DEFAULT_EXTENSION_ORDER:
+            if extension in declared:
+                return extension
+        raise CapabilityMissing(plugin_id, " or ".join(DEFAULT_EXTENSION_ORDER))
+
     async def render(
         self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
     ) -> dict[str, Any]:
-        """``<extension>/render`` → validated JSON-UI ``{template, data}``."""
+        """``<extension>/render`` with complete params → validated JSON-UI ``{template, data}``."""
         session = self.session(plugin_id, project_id, extension)
-        return await self._call(session, f"{extension}/render", params, _ui)
+        return await self._call(session, f"{extension}/render", render_params(extension, params), _ui)
 
     async def event(
         self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
     ) -> dict[str, Any]:
-        """``<extension>/event`` → validated JSON-ACTION ``{action, data}``."""
+        """``<extension>/event`` with complete params → validated JSON-ACTION ``{action, data}``."""
         session = self.session(plugin_id, project_id, extension)
-        return await self._call(session, f"{extension}/event", params, _action)
+        return await self._call(session, f"{extension}/event", event_params(params), _action)
 
     async def iframe_config(self, plugin_id: str, project_id: str | None = None) -> dict[str, Any]:
         session = self.session(plugin_id, project_id, "sidebar_iframe")
@@ -197,11 +217,16 @@ class Dispatcher:
     async def render_visitor_panels(self, params: dict[str, Any], project_id: str | None = None) -> FanOut:
         """Render every visible visitor panel concurrently, each under its own deadline.
 
+        One render and one panel per plugin, even when it declares several
+        ``visitor_panel`` capabilities: title, icon and priority come from its
+        first one (the web app keys panels by ``plugin_id``). Every plugin gets
+        the same complete params (:func:`~tgo_host.model.render_params`).
         Returns the panels that rendered, in priority order, and one
         :class:`PanelError` per plugin that did not (never dropped silently).
         The whole call takes at most the render deadline (plus scheduling).
         """
-        entries = self.registry.with_capability("visitor_panel", project_id)
+        entries = _one_per_plugin(self.registry.with_capability("visitor_panel", project_id))
+        params = render_params("visitor_panel", params)
         outcomes: list[Panel | PanelError | None] = [None] * len(entries)
 
         async def render_one(index: int, capability: Any, session: PluginSession) -> None:
@@ -241,6 +266,18 @@ def _check_error_data(exc: RemoteError) -> None:
     except ValidationError as error:
         invalid = ValidationError(join_path("error.data", error.path), error.reason)
         raise InvalidResult(exc.peer, exc.method, invalid) from None
+
+
+def _one_per_plugin(entries: list[tuple[Any, PluginSession]]) -> list[tuple[Any, PluginSession]]:
+    """``entries`` (priority order) with each plugin once, under its first declared capability of the kind."""
+    if len({id(session) for _, session in entries}) == len(entries):
+        return entries  # the usual case: one capability of the kind per plugin
+    first: dict[int, Any] = {}
+    for capability, session in entries:
+        if id(session) not in first:
+            first[id(session)] = next(c for c in session.capabilities if c.type == capability.type)
+    kept = [(first[id(session)], session) for capability, session in entries if capability is first[id(session)]]
+    return kept
 
 
 # The converter's hooks for JSON-UI, looked up once: parse_ui()/ui_to_json() look them up on

@@ -3,8 +3,9 @@
 The registry is plain synchronous state owned by the host; sessions add and
 remove themselves. Capabilities are indexed by type and kept sorted by
 ``priority`` (smaller first, ties by plugin id) so fan-out needs no sorting.
-Project scoping: a session with ``project_id`` set is visible only to that
-project; a session without one is global and visible to every project.
+Project scoping (the upstream runtime's rule, which the TGO gateway relies on):
+a caller without a project sees every plugin; a caller scoped to project P sees
+the global plugins (no ``project_id``) plus those bound to P.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ class DuplicatePlugin(Exception):
 
 
 def visible_to(session: "PluginSession", project_id: str | None) -> bool:
-    """Whether ``session`` may be seen by a caller scoped to ``project_id`` (None = unscoped)."""
-    return session.project_id is None or session.project_id == project_id
+    """Whether ``session`` may be seen by a caller scoped to ``project_id``.
+
+    ``None`` (no ``?project_id=``) sees everything: the gateway omits it on AI
+    tool calls and trusts itself to have checked the user's project.
+    """
+    return project_id is None or session.project_id is None or session.project_id == project_id
 
 
 class Registry:

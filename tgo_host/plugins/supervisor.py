@@ -12,7 +12,7 @@
                                           "error" after a crash loop
 
 Each plugin is a :class:`ManagedPlugin` whose state the HTTP API reads
-(:meth:`Supervisor.status`, :meth:`Supervisor.installed`,
+(:meth:`Supervisor.status`, :meth:`Supervisor.plugins`,
 :meth:`Supervisor.logs`) and changes (:meth:`Supervisor.start`,
 :meth:`Supervisor.stop`, :meth:`Supervisor.restart`, :meth:`Supervisor.install`,
 :meth:`Supervisor.uninstall`). A registered session is matched to its process
@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..model import unstructure
 from ..settings import Settings
 from .confinement import allowed_local_source, confine
 from .launch import LaunchedProcess, launch
@@ -231,33 +230,6 @@ class Supervisor:
         if limit <= 0:
             return []
         return list(lines)[-limit:]
-
-    def installed(self) -> list[dict[str, Any]]:
-        """Every launched plugin in the shape of ``GET /plugins/installed`` (http-api.md)."""
-        out = []
-        for plugin in self.plugins():
-            manifest = plugin.manifest
-            session = plugin.session if plugin.registered else None
-            capabilities = [unstructure(c) for c in session.capabilities] if session is not None else []
-            out.append(
-                {
-                    "plugin_id": plugin.id,
-                    "name": manifest.display_name,
-                    "version": manifest.version,
-                    "description": manifest.description,
-                    "author": manifest.author,
-                    "status": plugin.status,
-                    "install_type": "local",
-                    "source_url": manifest.source_url,
-                    "installed_at": plugin.installed_at,
-                    "updated_at": plugin.updated_at,
-                    "pid": plugin.pid,
-                    "last_error": plugin.last_error,
-                    "is_dev_mode": False,
-                    "capabilities": capabilities,
-                }
-            )
-        return out
 
     # -- the supervisor task ---------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""The ``GET /plugins/installed`` list: what the gateway's ``InstalledPluginInfo`` schema expects.
+
+:func:`installed_plugins` is the one place that builds these items. The
+gateway re-validates them: ``name``, ``version``, ``status``,
+``installed_at`` and ``updated_at`` (ISO-8601) are required, and
+``latest_version``, ``install_type``, ``source_url`` and ``capabilities``
+are read, so every item carries every key (``None`` where unknown).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ..model import unstructure
+from ..plugins.registry import visible_to
+
+
+def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str, Any]]:
+    """Every plugin ``project_id`` may see that this host launches or that is connected in dev mode.
+
+    * Launched plugins (the supervisor's, from ``plugin_dirs`` or installed
+      into ``managed_plugins_dir``): ``install_type`` ``"local"``, global,
+      status from the supervisor, timestamps from the manifest file.
+      ``capabilities`` are those of its live registration (``[]`` while not
+      registered).
+    * Connected dev-mode plugins (a dev token bound them to a project):
+      ``install_type`` ``"dev"``, ``is_dev_mode`` true, ``status``
+      ``"running"``, ``installed_at``/``updated_at`` = connection time.
+      A dev plugin whose id is also a launched plugin's is listed once,
+      as the launched plugin.
+
+    Ordered by plugin id within each group, launched plugins first. Never
+    raises for a plugin's missing metadata: ``version`` falls back to the
+    registered version, then ``""``; a timestamp to now.
+    """
+    now = datetime.now(timezone.utc).isoformat()
+    items: list[dict[str, Any]] = []
+    supervisor = getattr(host, "supervisor", None)
+    listed: set[str] = set()
+    for plugin in supervisor.plugins() if supervisor is not None else ():
+        manifest = plugin.manifest
+        session = plugin.session if plugin.registered else None
+        registration = session.registration if session is not None else None
+        listed.add(plugin.id)
+        if session is not None:
+            listed.add(session.plugin_id)
+        items.append(
+            {
+                "id": plugin.id,
+                "plugin_id": plugin.id,
+                "name": manifest.display_name,
+                "version": manifest.version or (registration.version if registration is not None else "") or "",
+                "description": manifest.description,
+                "author": manifest.author,
+                "status": plugin.status,
+                "install_type": "local",
+                "source_url": manifest.source_url,
+                "latest_version": None,
+                "installed_at": plugin.installed_at or now,
+                "updated_at": plugin.updated_at or now,
+                "pid": plugin.pid,
+                "last_error": plugin.last_error,
+                "is_dev_mode": False,
+                "capabilities": [unstructure(c) for c in session.capabilities] if session is not None else [],
+            }
+        )
+    for session in host.registry.all_sessions():
+        if not session.is_dev_mode or session.plugin_id in listed or not visible_to(session, project_id):
+            continue
+        registration = session.registration
+        connected = session.connected_at.isoformat()
+        items.append(
+            {
+                "id": session.plugin_id,
+                "plugin_id": session.plugin_id,
+                "name": registration.name,
+                "version": registration.version or "",
+                "description": registration.description,
+                "author": registration.author,
+                "status": "running",
+                "install_type": "dev",
+                "source_url": None,
+                "latest_version": None,
+                "installed_at": connected,
+                "updated_at": connected,
+                "pid": session.peer.pid,
+                "last_error": None,
+                "is_dev_mode": True,
+                "capabilities": [unstructure(c) for c in session.capabilities],
+            }
+        )
+    launched = len(items) - sum(1 for item in items if item["is_dev_mode"])
+    items[launched:] = sorted(items[launched:], key=lambda item: item["plugin_id"])
+    return items
