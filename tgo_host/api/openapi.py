@@ -141,13 +141,19 @@ _STATIC_SCHEMAS: dict[str, Any] = {
     "InstallRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
     "InstalledPlugin": {
         "type": "object",
-        "required": ["plugin_id", "name", "status", "install_type", "pid", "is_dev_mode", "capabilities"],
+        "description": "The gateway's InstalledPluginInfo: launched plugins (install_type local) and connected "
+                       "dev-mode plugins (install_type dev, status running, timestamps = connection time).",
+        "required": ["id", "plugin_id", "name", "version", "status", "install_type", "source_url", "latest_version",
+                     "installed_at", "updated_at", "pid", "last_error", "is_dev_mode", "capabilities"],
         "properties": {
-            "plugin_id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "string", "nullable": True},
+            "id": {"type": "string"}, "plugin_id": {"type": "string"}, "name": {"type": "string"},
+            "version": {"type": "string"},
             "description": {"type": "string", "nullable": True}, "author": {"type": "string", "nullable": True},
             "status": {"type": "string", "enum": ["stopped", "starting", "running", "error"]},
             "install_type": {"type": "string"}, "source_url": {"type": "string", "nullable": True},
-            "installed_at": {"type": "string", "nullable": True}, "updated_at": {"type": "string", "nullable": True},
+            "latest_version": {"type": "string", "nullable": True},
+            "installed_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
             "pid": {"type": "integer", "nullable": True}, "last_error": {"type": "string", "nullable": True},
             "is_dev_mode": {"type": "boolean"}, "capabilities": {"type": "array", "items": {"type": "object"}},
         },
@@ -255,7 +261,7 @@ def build_openapi() -> dict[str, Any]:
         "/plugins/{plugin_id}/channel/send": {"post": op(
             "channel_integration/send_message", obj, body="ChannelSendMessageParams", errors=(404, 502, 504),
             params=(plugin_id,))},
-        "/plugins/installed": {"get": op("Plugins launched by this host", {
+        "/plugins/installed": {"get": op("Plugins launched by this host and connected dev-mode plugins", {
             "type": "object", "required": ["plugins", "total"],
             "properties": {"plugins": {"type": "array", "items": _ref("InstalledPlugin")}, "total": {"type": "integer"}}},
             tag="processes")},
