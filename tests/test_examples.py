@@ -304,7 +304,9 @@ async def test_all_examples_over_http(api, plugins, short_dir):
     created = (await api.post(f"/plugins/chat-toolbar/{TICKETS}/event",
                               json={**submit, "form_data": {"title": "Refund", "priority": "low"}})).json()
     assert [a["action"] for a in created["data"]["actions"]] == ["show_toast", "close_modal"]
-    ui = (await api.post(f"/plugins/{TICKETS}/render", json={"visitor_id": "v-1001"})).json()
+    # the plugin has both extension points: without extension_type the toolbar answers (upstream's rule)
+    assert (await api.post(f"/plugins/{TICKETS}/render", json={"visitor_id": "v-1001"})).json()["template"] == "form"
+    ui = (await api.post(f"/plugins/{TICKETS}/render?extension_type=visitor_panel", json={"visitor_id": "v-1001"})).json()
     assert ui["template"] == "list" and ui["data"]["items"][0]["title"] == "#1 Refund"
 
     # tools, iframe, channel
