@@ -37,9 +37,14 @@ run: install
 	@echo "tgo-host: plugin socket $(RUN_DIR)/tgo.sock, HTTP API http://$(HTTP) (console: http://$(HTTP)/console)"
 	@echo "          launching every example in plugins_examples/; try:"
 	@echo "          curl -s -X POST $(HTTP)/plugins/visitor-panel/render -H 'content-type: application/json' -d '{\"visitor_id\":\"v1\"}'"
+	@echo "          control plane (install/uninstall/start/stop/restart/fetch-info$(if $(TGO_ADMIN_TOKEN),; admin token from TGO_ADMIN_TOKEN,; set TGO_ADMIN_TOKEN to require a token)):"
+	@echo "          curl -s -X POST $(HTTP)/plugins/com.example.quick-reply/restart$(if $(TGO_ADMIN_TOKEN), -H \"Authorization: Bearer \$$TGO_ADMIN_TOKEN\")"
+	@echo "          curl -s -X POST $(HTTP)/plugins/install -H 'content-type: application/json'$(if $(TGO_ADMIN_TOKEN), -H \"Authorization: Bearer \$$TGO_ADMIN_TOKEN\") -d '{\"path\":\"DIR\"}'"
+	@echo "          installs only from install_sources: $(CURDIR)/plugins_examples and https://github.com/, https://gitee.com/, https://raw.githubusercontent.com/"
 	TGO_SOCKET_PATH=$(RUN_DIR)/tgo.sock TICKET_DB=$(RUN_DIR)/tickets.db CUSTOM_IM_OUTBOX=$(RUN_DIR)/outbox.jsonl \
 		exec $(BIN)/tgo-host run --http $(HTTP) \
-		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed
+		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed \
+		--install-source $(CURDIR)/plugins_examples
 
 # The suite leaves the working tree as it found it: a snapshot of `git status` and of the
 # tracked files' diff is taken before and compared after (outside a git checkout: skipped).
