@@ -16,6 +16,7 @@ import logging
 from typing import Any, Callable
 
 import attrs
+import outcome
 import trio
 
 from ..model import (
@@ -39,7 +40,7 @@ from ..model.errors import join_path
 from ..wire.bulk import run_bulk
 from ..wire.errors import InvalidResponse, RemoteError, RequestTimeout, RpcFailure
 from .registry import Registry
-from .session import PluginSession
+from .session import PluginSession, call_each
 
 log = logging.getLogger("tgo_host.dispatch")
 
@@ -144,10 +145,21 @@ class Dispatcher:
 
     async def _call(self, session: PluginSession, method: str, params: Any, parse: Callable[[Any], Any]) -> Any:
         start = trio.current_time() if self.observe is not None else 0.0
-        outcome = "ok"
+        try:
+            answer: outcome.Outcome = outcome.Value(await session.call(method, params))
+        except RpcFailure as exc:
+            answer = outcome.Error(exc)
+        seconds = trio.current_time() - start if self.observe is not None else 0.0
+        return await self._settle(session, method, answer, seconds, parse)
+
+    async def _settle(
+        self, session: PluginSession, method: str, answer: outcome.Outcome, seconds: float, parse: Callable[[Any], Any]
+    ) -> Any:
+        """``parse`` the result of a settled request; log and observe how it went; raise its :class:`RpcFailure`."""
+        kind = "ok"
         try:
             try:
-                result = await session.call(method, params)
+                result = answer.unwrap()
             except RemoteError as exc:
                 _check_error_data(exc)
                 raise
@@ -158,12 +170,12 @@ class Dispatcher:
             except ValidationError as exc:
                 raise InvalidResult(session.conn.name, method, exc) from None
         except RpcFailure as exc:
-            outcome = error_kind(exc)
-            log.warning("%s failed (%s): %s", method, outcome, exc.message)
+            kind = error_kind(exc)
+            log.warning("%s failed (%s): %s", method, kind, exc.message)
             raise
         finally:
             if self.observe is not None:
-                self.observe(session.plugin_id or "?", method, outcome, trio.current_time() - start)
+                self.observe(session.plugin_id or "?", method, kind, seconds)
 
     def default_extension(self, plugin_id: str, project_id: str | None = None) -> str:
         """The extension a render/event without ``extension_type`` goes to: ``chat_toolbar``
@@ -215,7 +227,7 @@ class Dispatcher:
         return await self._call(session, "tool/execute", params, lambda r: unstructure(parse_tool_result(r)))
 
     async def render_visitor_panels(self, params: dict[str, Any], project_id: str | None = None) -> FanOut:
-        """Render every visible visitor panel concurrently, each under its own deadline.
+        """Render every visible visitor panel concurrently, all under the one render deadline.
 
         One render and one panel per plugin, even when it declares several
         ``visitor_panel`` capabilities: title, icon and priority come from its
@@ -223,30 +235,27 @@ class Dispatcher:
         the same complete params (:func:`~tgo_host.model.render_params`).
         Returns the panels that rendered, in priority order, and one
         :class:`PanelError` per plugin that did not (never dropped silently).
-        The whole call takes at most the render deadline (plus scheduling).
+        The whole call takes at most the render deadline (plus scheduling):
+        one cancel scope around one wait (:func:`~tgo_host.plugins.session.call_each`).
         """
         entries = _one_per_plugin(self.registry.with_capability("visitor_panel", project_id))
         params = render_params("visitor_panel", params)
         outcomes: list[Panel | PanelError | None] = [None] * len(entries)
 
-        async def render_one(index: int, capability: Any, session: PluginSession) -> None:
+        method = "visitor_panel/render"
+        # One render under one deadline: every request is written now, the wait is one cancel scope.
+        answers = await call_each([session for _, session in entries], method, params)
+        for index, ((capability, session), (answer, seconds)) in enumerate(zip(entries, answers)):
             plugin_id = session.plugin_id or "?"
             title = capability.display_title
             try:
-                ui = await self._call(session, "visitor_panel/render", params, _ui)
+                ui = await self._settle(session, method, answer, seconds, _ui)
             except RpcFailure as exc:
                 code = exc.code if isinstance(exc, RemoteError) else None
                 data = exc.data if isinstance(exc, RemoteError) else None
                 outcomes[index] = PanelError(plugin_id, title, error_kind(exc), exc.message, code, data)
             else:
                 outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui)
-
-        if len(entries) == 1:
-            await render_one(0, *entries[0])
-        else:
-            async with trio.open_nursery() as nursery:
-                for index, (capability, session) in enumerate(entries):
-                    nursery.start_soon(render_one, index, capability, session)
         return FanOut(
             panels=[o for o in outcomes if isinstance(o, Panel)],
             errors=[o for o in outcomes if isinstance(o, PanelError)],

@@ -18,15 +18,16 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
+import outcome
 import trio
 
 from .. import __version__
 from ..model import ValidationError, parse_register
 from ..model.depth import check_depth
 from ..settings import Settings
-from ..wire.connection import RpcConnection
+from ..wire.connection import RpcConnection, request_each
 from ..wire.errors import ConnectionLost, RemoteError, RequestTimeout, RpcFailure
 from ..wire.messages import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR, Request
 from ..wire.transport import FramedTransport
@@ -232,3 +233,15 @@ def _check_printable(params: Any) -> None:
         reason = unprintable_reason(value) if isinstance(value, str) else None
         if reason is not None:
             raise RegistrationRefused(INVALID_PARAMS, f"Invalid params: {field}: {reason}")
+
+
+async def call_each(sessions: Sequence[PluginSession], method: str, params: Any = None) -> list[tuple[outcome.Outcome, float]]:
+    """Send ``method`` to every session at once and wait once, under the family's one deadline.
+
+    See :func:`~tgo_host.wire.connection.request_each`: one ``(outcome, seconds)``
+    per session, in order; a late or failed plugin is its own ``Error``.
+    """
+    if not sessions:
+        return []
+    timeout = sessions[0].settings.timeout_for(method)
+    return await request_each([(session.conn, method, params) for session in sessions], timeout=timeout)

@@ -3,6 +3,9 @@
 This replaces ``trio_jsonrpc.JsonRpcConnection`` (see the README for why) and
 closes each of its gaps:
 
+* every request waits inside its own cancel scope, in the caller's task: the
+  scope's deadline *is* the request's deadline, and cancellation from outside
+  (a client gone, shutdown) ends the wait through the same scope;
 * in-flight requests fail at once with :class:`ConnectionLost` when the
   connection ends, whatever the reason;
 * a request that times out or is cancelled removes its own entry, so its late
@@ -12,22 +15,40 @@ closes each of its gaps:
   with ``-32700``/``-32600`` (``id: null``) and the connection stays up;
 * broken framing (an oversized length) closes this connection only;
 * every send goes through the transport's single writer task.
+
+Who waits where::
+
+    caller's task                         RpcConnection.run (one per connection)
+    ─────────────                         ──────────────────────────────────────
+    request(method, params, timeout)      ├─ writer task     queued frames → one send_all
+      send frame  ───────────────────────►│
+      with trio.move_on_after(timeout):   └─ read loop       frame → entry by id → resolve
+          await answered.wait()  ◄──────────── answered.set() (or close(): every entry at once)
+      finally: remove the entry
+
+    request_each([(conn, method, params), …], timeout)      the fan-out: one caller, N connections
+      send every frame
+      with trio.move_on_after(timeout):   each connection's reader resolves its entry
+          await all_answered.wait()  ◄──── and counts down; the last one sets the event
+      finally: remove every entry; unanswered → RequestTimeout each
+
+Nothing here runs a timer: trio's own deadline machinery wakes a caller whose
+scope expires, exactly as for any ``move_on_after`` block.
 """
 
 from __future__ import annotations
 
-import collections
+import functools
 import itertools
 import logging
-import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import outcome
 import trio
 from orjson import JSONDecodeError, loads
 from trio_jsonrpc.transport import TransportClosed
 
-from .errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout
+from .errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout, RpcFailure
 from .framing import FrameTooLarge
 from .messages import (
     INVALID_REQUEST,
@@ -51,39 +72,62 @@ RequestHandler = Callable[["RpcConnection", Request], None]
 
 
 class _Pending:
-    """The caller's side of one in-flight request.
+    """One request in flight: its answer once it comes, and whom to tell.
 
-    The caller parks with ``wait_task_rescheduled`` (no Event, no cancel scope
-    per request) and :meth:`resolve` reschedules it with the outcome. Its
-    deadline is kept by the connection's timer task (see ``RpcConnection._run_timer``).
+    ``notify`` is called once, by whatever settles the request first (the
+    reader with the answer, or :meth:`RpcConnection.close` with
+    :class:`ConnectionLost`): a lone request's ``Event.set``, or a fan-out's
+    countdown. It only wakes a waiter; the deadline is the waiter's cancel scope.
     """
 
-    __slots__ = ("deadline", "done", "error", "method", "result", "task", "timeout")
+    __slots__ = ("done", "error", "id", "method", "notify", "result")
 
-    def __init__(self, method: str, timeout: float) -> None:
+    def __init__(self, request_id: int, method: str, notify: Callable[[], None]) -> None:
+        self.id = request_id
         self.method = method
-        self.timeout = timeout
-        self.deadline = math.inf
+        self.notify = notify
         self.done = False
         self.result: Any = None
-        self.error: Exception | None = None
-        self.task: Any = None  # the parked caller, once it waits
+        self.error: RpcFailure | None = None
 
-    def resolve(self, result: Any = None, error: Exception | None = None) -> None:
+    def resolve(self, result: Any = None, error: RpcFailure | None = None) -> None:
         if not self.done:
             self.done = True
             self.result = result
             self.error = error
-            task = self.task
-            if task is not None:
-                self.task = None
-                trio.lowlevel.reschedule(task, outcome.Value(result) if error is None else outcome.Error(error))
+            self.notify()
 
-    def abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
-        """The caller was cancelled while parked: nothing will wake it any more."""
-        self.done = True
-        self.task = None
-        return trio.lowlevel.Abort.SUCCEEDED
+    def unwrap(self, peer: str, timeout: float) -> Any:
+        """The result; raises the failure, or :class:`RequestTimeout` if nothing settled it."""
+        if not self.done:
+            raise RequestTimeout(peer, self.method, timeout)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _Countdown:
+    """``all_answered`` is set once ``arrive()`` has been called ``count`` times.
+
+    The fan-out's waiter: each connection's reader calls ``arrive`` for its
+    request, so the caller wakes once, when the last answer is in.
+    ``answered_at[i]`` is when request ``i`` was settled (for per-plugin latency).
+    """
+
+    __slots__ = ("all_answered", "answered_at", "remaining")
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.all_answered = trio.Event()
+        self.answered_at: list[float | None] = [None] * count
+        if count == 0:
+            self.all_answered.set()
+
+    def arrive(self, index: int) -> None:
+        self.answered_at[index] = trio.current_time()
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.all_answered.set()
 
 
 class ProtocolStats:
@@ -126,12 +170,6 @@ class RpcConnection:
         self._pending: dict[int | str, _Pending] = {}
         self._seen_first = False
         self._read_scope: trio.CancelScope | None = None
-        # Request deadlines: one FIFO per timeout value (deadlines only grow within one), one timer task.
-        self._deadlines: dict[float, collections.deque[_Pending]] = {}
-        self._timer_running = False
-        self._timer_target = math.inf
-        self._timer_scope: trio.CancelScope | None = None
-        self._timer_outer: trio.CancelScope | None = None
         self.closed = trio.Event()
 
     @property
@@ -144,56 +182,44 @@ class RpcConnection:
     async def request(self, method: str, params: Any = None, *, timeout: float) -> Any:
         """Send ``method`` and return its result (``None`` is a valid result).
 
-        Raises :class:`RequestTimeout` after ``timeout`` seconds,
-        :class:`RemoteError` for a JSON-RPC error answer, :class:`ConnectionLost`
-        when the connection ends first, :class:`InvalidResponse` for a
-        malformed answer and :class:`Busy` when ``max_in_flight`` is reached.
-        On any exit (including cancellation) the request's entry is removed.
+        The wait runs in the caller's task inside ``trio.move_on_after(timeout)``:
+        that cancel scope is the request's deadline. Raises
+        :class:`RequestTimeout` when it expires, :class:`RemoteError` for a
+        JSON-RPC error answer, :class:`ConnectionLost` when the connection
+        ends first, :class:`InvalidResponse` for a malformed answer and
+        :class:`Busy` (at once, nothing sent) when ``max_in_flight`` is
+        reached. Cancellation from outside propagates as usual. On any exit the
+        request's entry is removed, so a late answer is dropped and counted.
+        """
+        answered = trio.Event()
+        pending = self._start(method, params, answered.set)
+        try:
+            with trio.move_on_after(timeout):
+                await answered.wait()
+            return pending.unwrap(self.name, timeout)
+        finally:
+            self._finish(pending)
+
+    def _start(self, method: str, params: Any, notify: Callable[[], None]) -> _Pending:
+        """Send one request now and enter it in flight; raises :class:`ConnectionLost`/:class:`Busy`.
+
+        The frame is sent before the entry exists, so a send that closes the
+        connection (the peer stopped reading) cannot settle it behind the caller's back.
         """
         if self.close_reason is not None:
             raise ConnectionLost(self.name, self.close_reason)
-        if len(self._pending) >= self.max_in_flight:
+        pending = self._pending
+        if len(pending) >= self.max_in_flight:
             raise Busy(self.name, self.max_in_flight)
         request_id = next(self._ids)
-        pending = _Pending(method, timeout)
-        self._pending[request_id] = pending
-        try:
-            # A lone request goes straight to the socket; with others in flight the writer batches.
-            self._send(encode_request(request_id, method, params), direct=len(self._pending) == 1)
-            pending.deadline = deadline = trio.current_time() + timeout
-            if not self._timer_running:  # run() is not serving this connection (yet): plain cancel scope
-                with trio.move_on_at(deadline):
-                    return await self._wait(pending)
-                raise RequestTimeout(self.name, method, timeout)
-            queue = self._deadlines.get(timeout)
-            if queue is None:
-                queue = self._deadlines[timeout] = collections.deque()
-            queue.append(pending)
-            if deadline < self._timer_target:
-                self._timer_target = deadline
-                if self._timer_scope is not None:
-                    self._timer_scope.deadline = deadline
-            return await self._wait(pending)
-        finally:
-            pending.done = True
-            del self._pending[request_id]
-            queue = self._deadlines.get(timeout)
-            if queue:
-                # Answers mostly come in order: drop finished entries from the head, and
-                # compact when an early slow request holds many finished ones behind it.
-                while queue and queue[0].done:
-                    queue.popleft()
-                if len(queue) > 2 * len(self._pending) + 64:
-                    self._deadlines[timeout] = collections.deque(p for p in queue if not p.done)
+        # A lone request goes straight to the socket; with others in flight the writer batches.
+        self._send(encode_request(request_id, method, params), direct=not pending)
+        entry = pending[request_id] = _Pending(request_id, method, notify)
+        return entry
 
-    @staticmethod
-    async def _wait(pending: _Pending) -> Any:
-        if not pending.done:
-            pending.task = trio.lowlevel.current_task()
-            return await trio.lowlevel.wait_task_rescheduled(pending.abort)
-        if pending.error is not None:  # resolved before the caller could park (connection closed)
-            raise pending.error
-        return pending.result
+    def _finish(self, entry: _Pending) -> None:
+        """Take ``entry`` out of flight, whatever ended its wait: from now on nothing can settle it."""
+        self._pending.pop(entry.id, None)
 
     def respond(self, request_id: int | str | None, result: Any) -> None:
         """Answer a peer's request with ``result``."""
@@ -211,24 +237,23 @@ class RpcConnection:
         self.transport.close()
         if self._read_scope is not None:
             self._read_scope.cancel()
-        if self._timer_outer is not None:
-            self._timer_outer.cancel()
 
     # -- the connection task ----------------------------------------------
 
-    async def run(self, on_request: RequestHandler | None = None) -> None:
+    async def run(
+        self, on_request: RequestHandler | None = None, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Read and dispatch frames until the connection ends; then close the stream.
 
-        Never raises for anything the peer does; the reason the connection
-        ended is left in :attr:`close_reason`. Cancellation propagates, after
-        in-flight requests are failed and the stream is closed.
+        Reports readiness (``nursery.start``) once the writer and reader are
+        running. Never raises for anything the peer does; the reason the
+        connection ended is left in :attr:`close_reason`. Cancellation
+        propagates, after in-flight requests are failed and the stream is closed.
         """
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._run_writer)
-                if self.close_reason is None:
-                    self._timer_running = True
-                    nursery.start_soon(self._run_timer)
+                task_status.started()
                 with trio.CancelScope() as self._read_scope:
                     reason = await self._read_loop(on_request)
                     self.close(reason)
@@ -245,40 +270,6 @@ class RpcConnection:
             await self.transport.run_writer()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.close(f"send failed: {exc or type(exc).__name__}")
-
-    async def _run_timer(self) -> None:
-        """Fail each request whose deadline passed with :class:`RequestTimeout`.
-
-        One task per connection instead of one cancel scope per request. It
-        sleeps until the earliest deadline it knows of; :meth:`request` moves
-        that earlier when needed, a stale (earlier) wake-up just re-arms.
-        """
-        try:
-            with trio.CancelScope() as self._timer_outer:
-                if self.close_reason is not None:
-                    return
-                while True:
-                    with trio.CancelScope(deadline=self._expire(trio.current_time())) as self._timer_scope:
-                        await trio.sleep_forever()
-        finally:
-            self._timer_running = False
-            self._timer_scope = None
-
-    def _expire(self, now: float) -> float:
-        """Time out every request due by ``now``; return the next deadline (or inf)."""
-        target = math.inf
-        for queue in self._deadlines.values():
-            while queue:
-                head = queue[0]
-                if not head.done:
-                    if head.deadline > now:
-                        break
-                    head.resolve(error=RequestTimeout(self.name, head.method, head.timeout))
-                queue.popleft()
-            if queue and queue[0].deadline < target:
-                target = queue[0].deadline
-        self._timer_target = target
-        return target
 
     def _send(self, data: bytes, direct: bool = False) -> None:
         try:
@@ -386,6 +377,50 @@ class RpcConnection:
             self.respond_error(request_id, error.code, error.message)
         except ConnectionLost:
             pass
+
+
+async def request_each(
+    requests: Sequence[tuple[RpcConnection, str, Any]], *, timeout: float
+) -> list[tuple[outcome.Outcome, float]]:
+    """Send every ``(connection, method, params)`` from this task, then wait once for all answers.
+
+    The fan-out's shape: one render under one deadline. The requests share
+    it, so the single ``trio.move_on_after(timeout)`` around the wait *is*
+    each request's deadline, and no task or cancel scope is spent per
+    request; each connection's reader settles its own entry and counts down.
+
+    Returns, in order, one ``(outcome, seconds)`` per request: ``Value(result)``
+    or ``Error(RpcFailure)`` — :class:`RequestTimeout` for each one still
+    unanswered at the deadline, :class:`Busy`/:class:`ConnectionLost` for one
+    that could not be sent — and how long it took to settle. One request's
+    failure never affects the others. Cancellation from outside propagates;
+    whatever ends the wait, every entry is removed, so late answers are dropped.
+    """
+    countdown = _Countdown(len(requests))
+    started: list[tuple[RpcConnection, _Pending] | RpcFailure] = []
+    begin = trio.current_time()
+    try:
+        for index, (conn, method, params) in enumerate(requests):
+            try:
+                started.append((conn, conn._start(method, params, functools.partial(countdown.arrive, index))))
+            except RpcFailure as exc:
+                started.append(exc)
+                countdown.arrive(index)
+        with trio.move_on_after(timeout):
+            await countdown.all_answered.wait()
+    finally:
+        for entry in started:
+            if not isinstance(entry, RpcFailure):
+                entry[0]._finish(entry[1])
+    now = trio.current_time()
+    answers: list[tuple[outcome.Outcome, float]] = []
+    for entry, answered_at in zip(started, countdown.answered_at):
+        seconds = (now if answered_at is None else answered_at) - begin
+        if isinstance(entry, RpcFailure):
+            answers.append((outcome.Error(entry), seconds))
+        else:
+            answers.append((outcome.capture(entry[1].unwrap, entry[0].name, timeout), seconds))
+    return answers
 
 
 def _worth_logging(count: int) -> bool:
