@@ -11,8 +11,8 @@ import pytest
 import trio
 
 from conftest import RawClient
-from tgo_host.wire.connection import RpcConnection
-from tgo_host.wire.errors import ConnectionLost, InvalidResponse, RemoteError, RequestTimeout
+from tgo_host.wire.connection import RpcConnection, request_each
+from tgo_host.wire.errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout
 from tgo_host.wire.framing import FrameDecoder, FrameTooLarge, encode_frame
 from tgo_host.wire.transport import FramedTransport
 
@@ -42,15 +42,20 @@ def test_decoder_accepts_trailing_whitespace_inside_frame_as_part_of_json():
 
 # -- a connection against a raw peer on a real socketpair ---------------------
 
+async def connected(nursery, name="test-plugin", **conn_args):
+    """An RpcConnection already running (started with ``nursery.start``, as sessions run it) and its raw peer."""
+    a, b = trio.socket.socketpair()
+    conn = RpcConnection(
+        FramedTransport(trio.SocketStream(a), max_frame_bytes=4096, partial_frame_timeout=0.5), name=name, **conn_args
+    )
+    await nursery.start(conn.run)
+    return conn, RawClient(trio.SocketStream(b))
+
+
 @pytest.fixture
 async def pair(nursery):
     """(RpcConnection under test, RawClient playing the plugin)."""
-    a, b = trio.socket.socketpair()
-    conn = RpcConnection(
-        FramedTransport(trio.SocketStream(a), max_frame_bytes=4096, partial_frame_timeout=0.5), name="test-plugin"
-    )
-    nursery.start_soon(conn.run)
-    peer = RawClient(trio.SocketStream(b))
+    conn, peer = await connected(nursery)
     yield conn, peer
     conn.close("test over")
 
@@ -121,8 +126,11 @@ async def test_in_flight_requests_fail_at_once_when_connection_drops(pair, nurse
 async def test_timed_out_request_leaves_nothing_and_late_reply_is_dropped_silently(pair):
     """Gap: a timed-out request's entry stays behind and its late reply is answered with an error."""
     conn, peer = pair
-    with pytest.raises(RequestTimeout) as info:
-        await conn.request("visitor_panel/render", {}, timeout=0.2)
+    start = trio.current_time()
+    with trio.fail_after(5):  # a deadline that never fires fails here instead of hanging the suite
+        with pytest.raises(RequestTimeout) as info:
+            await conn.request("visitor_panel/render", {}, timeout=0.2)
+    assert trio.current_time() - start >= 0.2
     assert "test-plugin" in str(info.value) and "visitor_panel/render" in str(info.value)
     assert conn.in_flight == 0
     req = await peer.recv()
@@ -146,6 +154,166 @@ async def test_cancelled_request_leaves_nothing_behind(pair):
     await answer(peer, req, result=None)
     await expect_silence(peer)
     assert conn.stats.dropped_responses == 1
+
+
+# -- deadlines: each request waits inside its own cancel scope -----------------
+# On trio's autojump clock time is logical: a deadline fires exactly when due, so these
+# tests pin the deadline itself (not "roughly"), and a deadline that never fires fails
+# the surrounding fail_after at once instead of hanging.
+
+async def test_each_request_times_out_exactly_at_its_own_deadline(pair, autojump_clock):
+    """Three requests on one connection, the shortest sent last: each fires at send time + its own timeout."""
+    conn, peer = pair
+    ended = []
+
+    async def call(name, timeout):
+        start = trio.current_time()
+        with pytest.raises(RequestTimeout) as info:
+            await conn.request("visitor_panel/render", {"name": name}, timeout=timeout)
+        ended.append((name, trio.current_time() - start, info.value.timeout))
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as n:
+            n.start_soon(call, "long", 10.0)
+            await trio.sleep(1.0)
+            n.start_soon(call, "short", 2.0)
+            await trio.sleep(0.5)
+            n.start_soon(call, "mid", 5.0)
+    assert [name for name, _, _ in ended] == ["short", "mid", "long"]
+    for name, elapsed, timeout in ended:
+        assert elapsed == pytest.approx(timeout, abs=1e-6), name
+    assert conn.in_flight == 0
+
+
+async def test_outside_cancellation_ends_the_wait_through_the_same_scope(pair, autojump_clock):
+    """A caller's own scope (an HTTP client gone, shutdown) cancels the wait: Cancelled, not a timeout."""
+    conn, peer = pair
+    start = trio.current_time()
+    with trio.move_on_after(1.5) as outer:
+        await conn.request("visitor_panel/render", {}, timeout=30)
+    assert outer.cancelled_caught
+    assert trio.current_time() - start == pytest.approx(1.5, abs=1e-6)
+    assert conn.in_flight == 0
+
+
+async def test_max_in_flight_answers_busy_at_once_and_sends_nothing(nursery):
+    conn, peer = await connected(nursery, max_in_flight=2)
+    results = []
+
+    async def call(i):
+        results.append(await conn.request("render", {"i": i}, timeout=30))
+
+    nursery.start_soon(call, 0)
+    nursery.start_soon(call, 1)
+    first = [await peer.recv(), await peer.recv()]
+    assert conn.in_flight == 2
+    with pytest.raises(Busy) as info:
+        await conn.request("render", {"i": 2}, timeout=30)  # raised before any checkpoint: no wait at all
+    assert "test-plugin" in str(info.value) and info.value.limit == 2
+    await expect_silence(peer)  # the refused request was never sent
+    for req in first:
+        await answer(peer, req, result=req["params"]["i"])
+    await wait_until(lambda: sorted(results) == [0, 1])
+    assert conn.in_flight == 0
+    conn.close("test over")
+
+
+# -- the fan-out: every request written, one wait under one cancel scope ------
+
+async def test_request_each_ends_at_one_deadline_with_each_outcome_its_own(nursery, autojump_clock):
+    """Gap-free fan-out: two hung peers, a slow failing one, two quick ones, a closed and a busy connection.
+
+    The call takes exactly one deadline (not one per hung peer), and every request
+    is settled on its own, with how long it took.
+    """
+    pairs = [await connected(nursery, name=f"p{i}") for i in range(6)]
+    pairs.append(await connected(nursery, name="p6", max_in_flight=0))
+    conns = [conn for conn, _ in pairs]
+    peers = [peer for _, peer in pairs]
+
+    async def answering(peer, delay, **fields):
+        req = await peer.recv(timeout=60)
+        await trio.sleep(delay)
+        await answer(peer, req, **fields)
+
+    nursery.start_soon(lambda: answering(peers[0], 0.1, result={"i": 0}))
+    nursery.start_soon(lambda: answering(peers[1], 0.4, result=None))
+    nursery.start_soon(lambda: answering(peers[2], 1.5, error={"code": -32000, "message": "CRM down"}))
+    conns[5].close("gone")
+    start = trio.current_time()
+    with trio.fail_after(60):
+        answers = await request_each([(conn, "visitor_panel/render", {"i": i}) for i, conn in enumerate(conns)], timeout=2.0)
+    assert trio.current_time() - start == pytest.approx(2.0, abs=1e-6)
+    (a0, s0), (a1, s1), (a2, s2), (a3, s3), (a4, s4), (a5, s5), (a6, s6) = answers
+    assert a0.unwrap() == {"i": 0} and s0 == pytest.approx(0.1, abs=1e-6)
+    assert a1.unwrap() is None and s1 == pytest.approx(0.4, abs=1e-6)
+    with pytest.raises(RemoteError) as info:
+        a2.unwrap()
+    assert info.value.peer == "p2" and info.value.code == -32000 and s2 == pytest.approx(1.5, abs=1e-6)
+    for hung, seconds, name in ((a3, s3, "p3"), (a4, s4, "p4")):
+        with pytest.raises(RequestTimeout) as info:
+            hung.unwrap()
+        assert info.value.peer == name and info.value.timeout == 2.0 and seconds == pytest.approx(2.0, abs=1e-6)
+    with pytest.raises(ConnectionLost):
+        a5.unwrap()
+    with pytest.raises(Busy):
+        a6.unwrap()
+    assert s5 == 0 and s6 == 0
+    assert all(conn.in_flight == 0 for conn in conns)
+    # a hung peer's late answer matches nothing: dropped, counted, never answered
+    req = await peers[3].recv()
+    await answer(peers[3], req, result={"late": True})
+    await wait_until(lambda: conns[3].stats.dropped_responses == 1)
+    await expect_silence(peers[3])
+    for conn in conns:
+        conn.close("test over")
+
+
+async def test_request_each_wakes_when_the_last_answer_is_in(nursery, autojump_clock):
+    """No hung peer: the wait ends with the last answer, not at the deadline; a dropped connection
+    fails its own request at once and the others keep waiting."""
+    pairs = [await connected(nursery, name=f"q{i}") for i in range(3)]
+    conns = [conn for conn, _ in pairs]
+
+    async def answering(peer, delay):
+        req = await peer.recv(timeout=60)
+        await trio.sleep(delay)
+        await answer(peer, req, result=req["params"])
+
+    async def dropping(peer, delay):
+        await peer.recv(timeout=60)
+        await trio.sleep(delay)
+        await peer.aclose()
+
+    nursery.start_soon(answering, pairs[0][1], 0.7)
+    nursery.start_soon(dropping, pairs[1][1], 0.2)
+    nursery.start_soon(answering, pairs[2][1], 0.3)
+    start = trio.current_time()
+    with trio.fail_after(60):
+        answers = await request_each([(conn, "render", {"n": i}) for i, conn in enumerate(conns)], timeout=5.0)
+    assert trio.current_time() - start == pytest.approx(0.7, abs=1e-6)
+    assert answers[0][0].unwrap() == {"n": 0} and answers[2][0].unwrap() == {"n": 2}
+    with pytest.raises(ConnectionLost) as info:
+        answers[1][0].unwrap()
+    assert info.value.peer == "q1"
+    assert [seconds for _, seconds in answers] == pytest.approx([0.7, 0.2, 0.3], abs=1e-6)
+    assert all(conn.in_flight == 0 for conn in conns)
+    for conn in conns:
+        conn.close("test over")
+
+
+async def test_request_each_cancelled_from_outside_leaves_nothing_behind(nursery, autojump_clock):
+    pairs = [await connected(nursery, name=f"c{i}") for i in range(3)]
+    conns = [conn for conn, _ in pairs]
+    with trio.move_on_after(1.0) as outer:
+        await request_each([(conn, "render", None) for conn in conns], timeout=30)
+    assert outer.cancelled_caught
+    assert all(conn.in_flight == 0 for conn in conns)
+    for conn, peer in pairs:
+        await answer(peer, await peer.recv(), result=1)
+    await wait_until(lambda: all(conn.stats.dropped_responses == 1 for conn in conns))
+    for conn in conns:
+        conn.close("test over")
 
 
 @pytest.mark.parametrize(
@@ -253,7 +421,7 @@ async def test_oversized_frame_closes_only_that_connection(nursery):
     for name in ("bad", "good"):
         a, b = trio.socket.socketpair()
         conn = RpcConnection(FramedTransport(trio.SocketStream(a), max_frame_bytes=1024), name=name)
-        nursery.start_soon(conn.run)
+        await nursery.start(conn.run)
         conns.append(conn)
         peers.append(RawClient(trio.SocketStream(b)))
     await peers[0].send_raw(struct.pack(">I", 50_000_000))
@@ -286,7 +454,7 @@ async def test_stalled_partial_frame_disconnects(pair):
 async def test_first_message_must_be_register(nursery):
     a, b = trio.socket.socketpair()
     conn = RpcConnection(FramedTransport(trio.SocketStream(a)), name="p", first_method="register")
-    nursery.start_soon(conn.run)
+    await nursery.start(conn.run)
     peer = RawClient(trio.SocketStream(b))
     await peer.send({"jsonrpc": "2.0", "id": 3, "method": "hello"})
     reply = await peer.recv()
@@ -298,7 +466,7 @@ async def test_peer_that_never_reads_is_disconnected_not_blocking(nursery):
     a, b = trio.socket.socketpair()
     a.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_SNDBUF, 4096)
     conn = RpcConnection(FramedTransport(trio.SocketStream(a), max_frame_bytes=1024, max_send_buffer=64 * 1024), name="deaf")
-    nursery.start_soon(conn.run)
+    await nursery.start(conn.run)
     payload = {"blob": "x" * 900}
     with trio.fail_after(5):
         with pytest.raises(ConnectionLost) as info:
