@@ -7,6 +7,11 @@
     ├─ registration watch     no ``register`` within the deadline → close
     └─ heartbeat              ``ping`` every N s; no answer → close
 
+Requests to the plugin run in no task of this tree: :meth:`PluginSession.call`
+waits in the caller's task, in a cancel scope whose deadline is the method
+family's timeout, and :func:`call_each` (the fan-out) writes to many sessions
+and waits once under one such scope.
+
 Every way out (peer closed, protocol violation, missed heartbeat, host
 shutdown, cancellation) fails the session's in-flight requests at once,
 removes it from the registry and logs one line with the reason. Nothing a
