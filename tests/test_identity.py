@@ -135,3 +135,16 @@ async def test_dev_tokens_living_longer_than_the_maximum_are_refused(settings, n
     reply = await ok.register("dev.ok", dev_token=mint_dev_token(SECRET, "P", "u", 30 * 86400))
     assert reply["result"]["success"] is True
     await ok.aclose()
+
+
+@pytest.mark.parametrize("field", ["id", "name"])
+def test_manifest_ids_and_names_must_be_printable(short_dir, field):
+    from tgo_host.plugins.manifest import ManifestError, load_manifest
+
+    values = {"id": "sec.ok", "name": "ok"}
+    values[field] = "forged\\nINFO line"  # a YAML escape: a real newline in the value
+    with open(os.path.join(short_dir, "plugin.yml"), "w") as fh:
+        fh.write(f'id: "{values["id"]}"\nname: "{values["name"]}"\nruntime: {{command: ./run}}\n')
+    with pytest.raises(ManifestError) as info:
+        load_manifest(short_dir)
+    assert info.value.field == field and "must be printable" in info.value.reason

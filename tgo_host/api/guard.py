@@ -121,7 +121,7 @@ class HttpGuard:
         self.check_host = "*" not in settings.http_allowed_hosts and (
             is_loopback_name(bind) or bool(settings.http_allowed_hosts)
         )
-        self.allowed_origins = {_normal_origin(o) for o in settings.http_allowed_origins}
+        self.allowed_origins = {_normal_origin(o) for o in settings.http_allowed_origins} - {None}
         self.networks = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -180,6 +180,8 @@ class HttpGuard:
 
     def _origin_allowed(self, origin: str, scheme: str, host_header: str) -> bool:
         normal = _normal_origin(origin)
+        if normal is None:  # "null" (sandboxed frames, file: pages) and anything malformed
+            return False
         if normal in self.allowed_origins:
             return True
         own = _normal_origin(f"{scheme}://{host_header}") if host_header else None

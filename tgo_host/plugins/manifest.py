@@ -41,6 +41,7 @@ import yaml
 from ..model import ValidationError, structure
 from ..model.converter import converter
 from ..model.fields import model
+from .printable import unprintable_reason
 
 MANIFEST_FILES = ("plugin.yml", "plugin.json")
 LANGUAGES = ("python", "nodejs", "go", "binary")
@@ -289,6 +290,11 @@ def load_manifest(plugin_dir: str) -> Manifest:
         raise ManifestError(path, exc.path or "", exc.reason) from None
     if not manifest.id.strip() or any(c in manifest.id for c in "/\\\0") or manifest.id in (".", ".."):
         raise ManifestError(path, "id", "must be a non-empty name without slashes")
+    for field in ("id", "name"):
+        value = getattr(manifest, field)
+        reason = unprintable_reason(value) if value is not None else None
+        if reason is not None:
+            raise ManifestError(path, field, reason)
     delay = manifest.runtime.restart_delay
     if delay is not None and delay < 0:
         raise ManifestError(path, "runtime.restart_delay", "must be 0 or more seconds")
