@@ -143,7 +143,8 @@ def test_refuses_to_start_on_a_live_socket(short_dir):
     try:
         wait_for_path(sock)
         second = run_cli("run", "--socket", sock, "--http", "off")
-        assert second.returncode == 1 and "already listening" in second.stderr
+        assert second.returncode == 2 and "already listening" in second.stderr
+        assert second.stderr.strip().splitlines()[-1].startswith(f"tgo-host: cannot start: socket_path {sock}: ")
         assert os.path.exists(sock)
     finally:
         first.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from . import __version__
-from .api.server import http_service, is_loopback, parse_addr
+from .api.server import HttpBindError, http_service, is_loopback, parse_addr
 from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
 from .host import Host
 from .plugins.auth import mint_dev_token
@@ -210,10 +210,29 @@ def main(argv: list[str] | None = None) -> int:
         host.services.append(http_service)
     try:
         trio.run(lambda: host.serve(handle_signals=True))
-    except SocketPathError as exc:
-        logging.getLogger("tgo_host").error("cannot start: %s", exc)
-        return 1
+    except BaseException as exc:  # noqa: BLE001 - only start-up failures are handled; the rest re-raised
+        failure = startup_failure(exc)
+        if failure is None:
+            raise
+        setting = failure.setting
+        print(f"tgo-host: cannot start: {setting} {getattr(settings, setting)}: {failure}", file=sys.stderr)
+        return 2
     return 1 if host.forced else 0
+
+
+#: Exceptions that mean "this configuration cannot start here"; each names its ``setting``.
+STARTUP_FAILURES = (SocketPathError, HttpBindError)
+
+
+def startup_failure(exc: BaseException) -> SocketPathError | HttpBindError | None:
+    """The start-up failure ``exc`` is, or holds (nurseries wrap it in groups); None for anything else."""
+    if isinstance(exc, STARTUP_FAILURES):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [startup_failure(e) for e in exc.exceptions]
+        if all(leaf is not None for leaf in leaves):  # Cancelled siblings are not in the group
+            return leaves[0]
+    return None
 
 
 if __name__ == "__main__":

@@ -193,13 +193,14 @@ def _read_secret_value(env_name: str, file_setting: str | None, what: str, envir
         return value
     if not file_setting:
         return None
+    setting = what.replace(" ", "_") + "_file"  # secret_file, http_token_file, admin_token_file
     try:
         with open(file_setting, encoding="utf-8") as fh:
             value = fh.read().strip()
     except OSError as exc:
-        raise ConfigError(f"{what} file {file_setting}: cannot read it: {exc.strerror or exc}") from None
+        raise ConfigError(f"{setting} {file_setting}: cannot read it: {exc.strerror or exc}") from None
     if not value:
-        raise ConfigError(f"{what} file {file_setting}: is empty")
+        raise ConfigError(f"{setting} {file_setting}: is empty")
     return value
 
 

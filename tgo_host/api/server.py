@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import socket
 from typing import Any
 
 import trio
@@ -21,6 +23,39 @@ def parse_addr(addr: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not host:
         raise ValueError(f"HTTP address must be HOST:PORT or 'off', got {addr!r}")
     return host.strip("[]"), int(port)
+
+
+class HttpBindError(Exception):
+    """The HTTP API cannot listen on ``http_addr``; the message is the cause, in words."""
+
+    #: The setting at fault, for the one-line start-up error.
+    setting = "http_addr"
+
+
+_BIND_CAUSES = {
+    errno.EADDRINUSE: "the address is already in use (another process listens there; pick another port)",
+    errno.EADDRNOTAVAIL: "no network interface of this machine has that address",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+}
+
+
+def bind_http_socket(addr: str) -> socket.socket:
+    """A TCP socket bound (not yet listening) to ``addr``; raises :class:`HttpBindError` saying why not."""
+    host, port = parse_addr(addr)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise HttpBindError(f"cannot resolve host {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        sock.close()
+        raise HttpBindError(_BIND_CAUSES.get(exc.errno, exc.strerror or str(exc))) from None
+    return sock
 
 
 def is_loopback(host: str) -> bool:
@@ -41,18 +76,21 @@ def drain_timeout(settings: Any) -> float:
 async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the HTTP API until the host begins stopping; in-flight requests then get ``drain_timeout``.
 
+    Raises :class:`HttpBindError` before serving anything when ``http_addr`` cannot be bound.
+
     Reports the bound addresses (``["http://127.0.0.1:8090"]``) via ``task_status``
     and stores them on ``host.http_binds``.
     """
     settings = host.settings
-    bind_host, port = parse_addr(settings.http_addr)
+    bind_host, _ = parse_addr(settings.http_addr)
     if not is_loopback(bind_host) and not getattr(host, "http_token", None) and not settings.trusted_networks:
         raise RuntimeError(
             f"refusing to serve the HTTP API on non-loopback address {settings.http_addr} without a bearer token "
             "or trusted_networks (set http_token_file / TGO_HTTP_TOKEN, or trusted_networks)"
         )
+    sock = bind_http_socket(settings.http_addr)  # here, so a taken port is one clear error
     config = HypercornConfig()
-    config.bind = [f"[{bind_host}]:{port}" if ":" in bind_host else f"{bind_host}:{port}"]
+    config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns (listens on, closes) the socket from here
     config.graceful_timeout = drain_timeout(settings)
     config.accesslog = None
     config.errorlog = logging.getLogger("tgo_host.api.server")

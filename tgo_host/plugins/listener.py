@@ -33,6 +33,15 @@ ConnectionHandler = Callable[[trio.SocketStream, PeerInfo], Awaitable[None]]
 class SocketPathError(Exception):
     """The plugin socket cannot be created at the configured path (the message says why)."""
 
+    #: The setting at fault, for the one-line start-up error.
+    setting = "socket_path"
+
+
+class DevListenerError(SocketPathError):
+    """The TCP debug listener cannot be opened (the message says why)."""
+
+    setting = "dev_tcp_addr"
+
 
 def _check_existing(path: str) -> None:
     """Remove a stale socket file at ``path``; refuse a live one or a non-socket."""
@@ -161,7 +170,7 @@ async def open_dev_tcp_listener(addr: str, allow_remote: bool) -> trio.socket.So
     except ValueError:
         is_loopback = host == "localhost"
     if not is_loopback and not allow_remote:
-        raise SocketPathError(
+        raise DevListenerError(
             f"dev TCP listener {addr} is not on loopback; set dev_tcp_allow_remote = true to allow it"
         )
     family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
@@ -171,7 +180,7 @@ async def open_dev_tcp_listener(addr: str, allow_remote: bool) -> trio.socket.So
         await sock.bind((host, int(port)))
     except OSError as exc:
         sock.close()
-        raise SocketPathError(f"cannot bind dev TCP listener {addr}: {exc}") from exc
+        raise DevListenerError(f"cannot bind dev TCP listener {addr}: {exc.strerror or exc}") from exc
     sock.listen(128)
     log.info("dev TCP listener on %s:%s (dev_token required)", host, sock.getsockname()[1])
     return sock
