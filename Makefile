@@ -4,8 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-RUN_DIR := $(CURDIR)/.run
+RUN_DIR ?= $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
+# `make run` serves the plugin socket at the path the plugin docs give (the official Go SDK
+# dials only that one) when it can — as root, or with the directory writable — else at
+# $(RUN_DIR)/tgo.sock, and says so. PLUGINS_DIR: what `make run` launches.
+SOCKET ?= /var/run/tgo/tgo.sock
+PLUGINS_DIR ?= $(CURDIR)/plugins_examples
 
 .PHONY: install install-dev system-deps run test check clean bench fuzz soak screenshot
 
@@ -34,16 +39,16 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 
 run: install
 	@mkdir -p $(RUN_DIR)
-	@echo "tgo-host: plugin socket $(RUN_DIR)/tgo.sock, HTTP API http://$(HTTP) (console: http://$(HTTP)/console)"
-	@echo "          launching every example in plugins_examples/; try:"
+	@echo "tgo-host: HTTP API http://$(HTTP) (console: http://$(HTTP)/console)"
+	@echo "          launching every plugin in $(PLUGINS_DIR); try:"
 	@echo "          curl -s -X POST $(HTTP)/plugins/visitor-panel/render -H 'content-type: application/json' -d '{\"visitor_id\":\"v1\"}'"
 	@echo "          control plane (install/uninstall/start/stop/restart/fetch-info$(if $(TGO_ADMIN_TOKEN),; admin token from TGO_ADMIN_TOKEN,; set TGO_ADMIN_TOKEN to require a token)):"
 	@echo "          curl -s -X POST $(HTTP)/plugins/com.example.quick-reply/restart$(if $(TGO_ADMIN_TOKEN), -H \"Authorization: Bearer \$$TGO_ADMIN_TOKEN\")"
 	@echo "          curl -s -X POST $(HTTP)/plugins/install -H 'content-type: application/json'$(if $(TGO_ADMIN_TOKEN), -H \"Authorization: Bearer \$$TGO_ADMIN_TOKEN\") -d '{\"path\":\"DIR\"}'"
 	@echo "          installs only from install_sources: $(CURDIR)/plugins_examples and https://github.com/, https://gitee.com/, https://raw.githubusercontent.com/"
-	TGO_SOCKET_PATH=$(RUN_DIR)/tgo.sock TICKET_DB=$(RUN_DIR)/tickets.db CUSTOM_IM_OUTBOX=$(RUN_DIR)/outbox.jsonl \
-		exec $(BIN)/tgo-host run --http $(HTTP) \
-		--plugins-dir $(CURDIR)/plugins_examples --managed-plugins-dir $(RUN_DIR)/installed \
+	TICKET_DB=$(RUN_DIR)/tickets.db CUSTOM_IM_OUTBOX=$(RUN_DIR)/outbox.jsonl \
+		exec $(BIN)/tgo-host run --http $(HTTP) --socket $(SOCKET) --socket-fallback $(RUN_DIR)/tgo.sock \
+		--plugins-dir $(PLUGINS_DIR) --managed-plugins-dir $(RUN_DIR)/installed \
 		--install-source $(CURDIR)/plugins_examples
 
 # The suite leaves the working tree as it found it: a snapshot of `git status` and of the

@@ -17,7 +17,7 @@ from .api.server import HttpBindError, http_service, is_loopback, parse_addr
 from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
 from .host import Host
 from .plugins.auth import mint_dev_token
-from .plugins.listener import SocketPathError
+from .plugins.listener import SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
 from .plugins.supervisor import Supervisor
 from .settings import Settings
@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--plugins-dir", dest="extra_plugin_dirs", action="append", default=[], metavar="DIR",
             help="launch and supervise every plugin directory (with a plugin.yml) inside DIR; repeatable, "
             "added to TGO_PLUGIN_DIRS (a list separated by ':')",
+        )
+        sub.add_argument(
+            "--socket-fallback", metavar="PATH",
+            help="serve the plugin socket at PATH instead when --socket's path cannot be used (directory not "
+            "writable, another host listening there); a note says so (make run: /var/run/tgo/tgo.sock, else .run/)",
         )
         sub.add_argument(
             "--install-source", dest="extra_install_sources", action="append", default=[], metavar="DIR_OR_URL",
@@ -156,6 +161,27 @@ def check_plugins(settings: Settings) -> bool:
     return not errors
 
 
+def choose_socket_path(preferred: str, fallback: str) -> str:
+    """``preferred`` if the plugin socket can be served there, else ``fallback``, with a note on stderr.
+
+    ``make run`` prefers the documented default ``/var/run/tgo/tgo.sock``:
+    the official Go SDK ignores ``TGO_SOCKET_PATH`` and always dials it.
+    """
+    problem = socket_path_problem(preferred)
+    if problem is None:
+        print(f"tgo-host: plugin socket {preferred}", file=sys.stderr)
+        return preferred
+    advice = (f" Run as root, or make {os.path.dirname(preferred)} writable, to serve {preferred}."
+              if "writable" in problem else "")
+    print(
+        f"tgo-host: plugin socket {fallback} (not {preferred}: {problem}).\n"
+        f"          Plugins launched here get TGO_SOCKET_PATH={os.path.abspath(fallback)}; plugins that always dial "
+        f"{preferred} (the official Go SDK) cannot reach this host.{advice}",
+        file=sys.stderr,
+    )
+    return fallback
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev-token":
@@ -167,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
         return 2
     settings.plugin_dirs = [*settings.plugin_dirs, *args.extra_plugin_dirs]
+    if args.command == "run" and args.socket_fallback:
+        settings.socket_path = choose_socket_path(settings.socket_path, args.socket_fallback)
     try:
         settings.install_sources = [
             *settings.install_sources, *convert_list("install_sources", args.extra_install_sources, "--install-source")

@@ -69,6 +69,46 @@ def _check_existing(path: str) -> None:
     raise SocketPathError(f"another process is already listening on {path}; refusing to take it over")
 
 
+def socket_path_problem(path: str) -> str | None:
+    """Why the plugin socket could not be served at ``path`` (None if it looks servable).
+
+    Changes nothing: a stale socket file is fine (binding removes it); a live
+    listener, a file that is not a socket, a path over the AF_UNIX limit or a
+    directory that cannot be created or written are problems. A check, not a
+    guarantee: :func:`bind_unix_listener` still reports what goes wrong later.
+    """
+    if len(os.fsencode(path)) > MAX_UNIX_PATH_BYTES:
+        return f"the path is longer than the {MAX_UNIX_PATH_BYTES} bytes AF_UNIX allows"
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        return f"cannot inspect it: {exc.strerror}"
+    if st is not None:
+        if not stat.S_ISSOCK(st.st_mode):
+            return "it exists and is not a socket"
+        probe = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+            return "another process is listening on it"
+        except OSError:
+            pass  # stale: nobody listens
+        finally:
+            probe.close()
+    directory = os.path.dirname(os.path.abspath(path))
+    existing = directory
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user" if existing == directory else (
+            f"{directory} does not exist and {existing} is not writable by this user")
+    return None
+
+
 def bind_unix_listener(path: str, *, mode: int = 0o660, group: str | None = None, backlog: int = 512) -> trio.socket.SocketType:
     """Create, bind and listen on the plugin socket at ``path``.
 
