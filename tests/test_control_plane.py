@@ -338,3 +338,42 @@ async def test_query_parameters_are_validated_and_nothing_answers_500(settings, 
             assert response.status_code < 500, (value, response.text)
         raw = await http.get("/plugins/test.echo/logs?limit=%FF%FE")
         assert raw.status_code == 422
+
+
+async def test_no_route_answers_500_to_odd_requests(settings, nursery, plugins, records, short_dir):  # noqa: F811
+    """Seeded random requests (paths, ids, query values, bodies, content types) over every route: never a 500."""
+    import random
+
+    settings.managed_plugins_dir = os.path.join(short_dir, "managed")
+    settings.install_sources = [short_dir]
+    settings.render_timeout = settings.event_timeout = settings.call_timeout = 1.0
+    host = await start(settings, nursery, supervisor_manifests=[manifest("good", "echo")])
+    plugins.scripted("crm", "--extras")
+    await wait_registered(host, "crm")
+    rnd = random.Random(11)
+    odd = ["", "x", "²", "%00", "%ff", "a" * 3000, "../..", "null", "[]", "1", "-1", "🙂", "%2e%2e", "\u202e"]
+    ids = ["crm", "echo", "test.echo", "nope", "%00", "..", "a" * 300, "%0a", "%ff"]
+    paths = ["/plugins", "/plugins/{id}", "/plugins/{id}/render", "/plugins/{id}/event", "/plugins/{id}/iframe",
+             "/plugins/{id}/channel/manifest", "/plugins/{id}/channel/send", "/plugins/tools/execute/{id}/{odd}",
+             "/plugins/chat-toolbar/buttons", "/plugins/chat-toolbar/{id}/render", "/plugins/chat-toolbar/{id}/event",
+             "/plugins/visitor-panel/render", "/plugins/installed", "/plugins/install", "/plugins/{id}/start",
+             "/plugins/{id}/logs", "/plugins/{id}/status", "/plugins/fetch-info", "/metrics", "/docs", "/openapi.json"]
+    bodies = [b"", b"{}", b"[]", b"null", b"1", b'"x"', b'{"visitor_id": 1}', b'{"path": 5}', b'{"path": "\\u0000"}',
+              b'{"path": ""}', b'{"path": "/nonexistent"}', b'{"url": "file:///etc/passwd"}', b'{"arguments": null}',
+              b"\xff\xfe", b'{"visitor_id":"v","visitor":[1]}', b'{"event_type":"x","action_id":"y","extension_type":"z"}',
+              b'{"channel_id":"c","to":{"id":"u"},"message":{"type":"text","content":"x"}}', b'{"url": "ftp://x/"}']
+    async with httpx.AsyncClient(base_url=host.http_binds[0], timeout=10) as http:
+        for _ in range(400):
+            path = rnd.choice(paths).replace("{id}", rnd.choice(ids)).replace("{odd}", rnd.choice(odd) or "t")
+            params = {rnd.choice(["project_id", "limit", "extension_type"]): rnd.choice(odd)} if rnd.random() < 0.7 else {}
+            method = rnd.choice(["GET", "POST", "DELETE", "PUT"])
+            content_type = rnd.choice(["application/json", "application/json", "text/plain"])
+            response = await http.request(method, path, params=params, content=rnd.choice(bodies),
+                                          headers={"content-type": content_type})
+            assert response.status_code < 500 or response.json()["error"]["type"] in (
+                "plugin_timeout", "plugin_error", "invalid_plugin_result", "plugin_busy", "plugin_disconnected",
+                "plugin_failure", "supervisor_unavailable"), (method, path, params, response.text)
+        for body in bodies:  # every odd body on the install and fetch-info routes, as JSON
+            for path in ("/plugins/install", "/plugins/fetch-info"):
+                response = await http.post(path, content=body, headers={"content-type": "application/json"})
+                assert response.status_code < 500, (path, body, response.text)

@@ -332,6 +332,8 @@ class Supervisor:
         if root is None:
             raise InstallError("cannot install: managed_plugins_dir is not set (config file or TGO_MANAGED_PLUGINS_DIR)")
         self._check_running()
+        if not path or "\0" in path:
+            raise InstallSourceError(f"cannot install {path!r}: not a directory path")
         source = allowed_local_source(path, self.settings.install_sources)  # SourceNotAllowed
         if not os.path.isdir(source):
             raise InstallSourceError(f"cannot install {source}: not a directory")
