@@ -8,6 +8,7 @@ import socket
 import sys
 
 import httpx
+import trio
 import pytest
 
 from conftest import PLUGINS, wait_for, wait_registered
@@ -377,3 +378,27 @@ async def test_no_route_answers_500_to_odd_requests(settings, nursery, plugins, 
             for path in ("/plugins/install", "/plugins/fetch-info"):
                 response = await http.post(path, content=body, headers={"content-type": "application/json"})
                 assert response.status_code < 500, (path, body, response.text)
+
+
+async def test_an_installed_plugin_is_checked_again_at_every_launch(settings, nursery, short_dir):
+    """A symlink swapped in after install (the program now leads outside) stops the next launch."""
+    allowed = os.path.join(short_dir, "allowed")
+    marker = os.path.join(short_dir, "MARKER")
+    settings.managed_plugins_dir = os.path.join(short_dir, "managed")
+    settings.install_sources = [allowed]
+    settings.shutdown_grace = 1.0
+    host = await start(settings, nursery, supervisor_manifests=[])
+    write_plugin(os.path.join(allowed, "swap"), "sec.swap", "", marker)
+    plugin = await host.supervisor.install(os.path.join(allowed, "swap"))
+    await wait_for(lambda: os.path.exists(marker), timeout=10)
+    await host.supervisor.stop("sec.swap")
+    os.remove(marker)
+    installed_main = os.path.join(plugin.manifest.directory, "main.py")
+    os.remove(installed_main)
+    os.symlink(os.path.join(short_dir, "elsewhere.py"), installed_main)
+    with open(os.path.join(short_dir, "elsewhere.py"), "w") as fh:
+        fh.write(f"open({marker!r}, 'w').write('ran')\n")
+    await host.supervisor.start("sec.swap")
+    assert plugin.status == "error" and "build.python.entrypoint" in plugin.last_error
+    await trio.sleep(0.5)
+    assert not os.path.exists(marker)

@@ -488,6 +488,11 @@ class Supervisor:
         delay = base_delay
         try:
             while True:
+                if plugin.managed:
+                    try:
+                        confine(plugin.manifest)  # every launch of an installed plugin, however it was installed
+                    except ManifestError as exc:
+                        return self._cannot_start(plugin, exc)
                 try:
                     proc = await self._spawn(plugin)
                 except OSError as exc:
