@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import struct
@@ -299,6 +300,49 @@ def test_rejected_register_backs_off(fake):
     assert time.monotonic() - t0 >= 3.5
     conn2.register()
     shutdown(conn2, proc)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("phase", ["serving", "busy", "waiting_for_host"])
+def test_signal_ends_the_plugin_promptly(fake, signum, phase):
+    """SIGTERM/SIGINT: exit status 0 well within a second (200 ms on an idle machine; see the report)."""
+    if phase == "waiting_for_host":
+        fake.close_listener()
+        proc = fake.spawn(SLOW_PLUGIN)
+        err = os.path.join(fake.dir, "err0")
+        deadline = time.monotonic() + 10
+        while "cannot connect" not in open(err).read():  # now in its reconnect back-off
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    else:
+        proc, conn, _ = fake.start(SLOW_PLUGIN)
+        assert conn.result("ping")["pong"] is True
+        if phase == "busy":  # handler threads running: the kernel may hand the signal to one of them
+            for _ in range(4):
+                conn.request("visitor_panel/render", {"visitor_id": "v", "context": {"sleep": 30}})
+            time.sleep(0.3)
+    assert proc.poll() is None
+    t0 = time.monotonic()
+    proc.send_signal(signum)
+    assert proc.wait(timeout=5) == 0
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0, f"{signal.Signals(signum).name} took {elapsed:.3f} s"
+    log = open(os.path.join(fake.dir, f"err{len(fake.procs) - 1}")).read()
+    assert f"{signal.Signals(signum).name} received; exiting" in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize("code, reason", [(-32001, "dev token expired"), (-32002, "uid 1000 is not allowed")])
+def test_authentication_refusal_exits_with_the_reason_and_never_retries(fake, code, reason):
+    proc = fake.spawn(SLOW_PLUGIN)
+    conn = fake.accept()
+    msg = conn.recv()
+    conn.send({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": code, "message": reason}})
+    assert proc.wait(timeout=5) == 1
+    log = open(os.path.join(fake.dir, "err0")).read()
+    assert f"the host refused registration (code {code}): {reason}" in log
+    assert "not retrying" in log and "reconnecting" not in log
+    with pytest.raises(socket.timeout):
+        fake.accept(timeout=1.0)  # and it did not come back
 
 
 def test_tcp_debug_mode_sends_dev_token(fake):

@@ -18,7 +18,7 @@
 from .actions import Action
 from .capabilities import Capability, Tool, ToolParameter
 from .context import EventContext, RenderContext, ToolContext, Visitor
-from .plugin import DEFAULT_SOCKET_PATH, TGOPlugin
+from .plugin import DEFAULT_SOCKET_PATH, RegistrationRefused, TGOPlugin
 from .protocol import RPCError
 from .ui import (
     ActionButtons, Button, ButtonGroup, Card, Cards, Column, Empty, Form, FormField,
@@ -29,7 +29,7 @@ from .ui import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "TGOPlugin", "DEFAULT_SOCKET_PATH", "Capability", "Tool", "ToolParameter",
+    "TGOPlugin", "DEFAULT_SOCKET_PATH", "RegistrationRefused", "Capability", "Tool", "ToolParameter",
     "RenderContext", "EventContext", "ToolContext", "Visitor", "Action", "RPCError",
     "Template", "Raw", "Text", "KeyValue", "Column", "Table", "badge", "Card", "Cards",
     "Link", "Links", "Button", "ActionButtons", "ButtonGroup", "Markdown", "ListView",

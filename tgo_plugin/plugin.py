@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import re
+import select
 import signal
 import socket
 import sys
@@ -27,13 +28,77 @@ from . import protocol as rpc
 from .actions import Action
 from .context import EventContext, RenderContext, ToolContext
 
-__all__ = ["TGOPlugin", "DEFAULT_SOCKET_PATH"]
+__all__ = ["TGOPlugin", "DEFAULT_SOCKET_PATH", "RegistrationRefused"]
 
 DEFAULT_SOCKET_PATH = "/var/run/tgo/tgo.sock"
 _METHOD_RE = re.compile(r"[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*")
 
 # Outcomes of one connection.
 _SHUTDOWN, _STOPPED, _LOST, _FAILED, _REJECTED = "shutdown", "stopped", "lost", "failed", "rejected"
+_DENIED = "denied"  # authentication/permission refusal: retrying cannot help
+#: ``register`` errors that end the plugin: -32001 authentication failed, -32002 permission denied.
+_FATAL_REGISTER_CODES = (-32001, -32002)
+
+
+class RegistrationRefused(SystemExit):
+    """The host refused ``register`` for a reason retrying cannot fix (bad dev token, peer not allowed).
+
+    A ``SystemExit``: uncaught, the process exits with status 1 and prints the
+    reason. ``code_rpc`` and ``reason`` are the host's JSON-RPC error.
+    """
+
+    def __init__(self, plugin: str, code_rpc: Any, reason: str) -> None:
+        super().__init__(f"tgo-plugin {plugin}: the host refused registration (code {code_rpc}): {reason}")
+        self.code_rpc = code_rpc
+        self.reason = reason
+
+
+class _Signalled(BaseException):
+    """SIGTERM/SIGINT arrived: leave whatever the main thread was blocked in."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Waker:
+    """A socket pair the signal machinery writes to, so the main thread never sleeps through a signal.
+
+    Python runs signal handlers only in the main thread, and only when it runs
+    bytecode; a signal the kernel delivers to another thread would leave a
+    main thread blocked in ``recv`` asleep. Every blocking wait of the main
+    loop therefore also selects on ``reader``, the ``set_wakeup_fd`` target.
+    """
+
+    def __init__(self) -> None:
+        self.reader, self.writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self.writer.setblocking(False)
+
+    def wait(self, sock: socket.socket | None, timeout: float | None) -> bool:
+        """Block until ``sock`` is readable (True), or woken / ``timeout`` passed (False)."""
+        watched = [self.reader] if sock is None else [sock, self.reader]
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if self.reader in ready:
+            self.drain()
+        return sock is not None and sock in ready
+
+    def wake(self) -> None:
+        try:
+            self.writer.send(b"\0")
+        except OSError:
+            pass
+
+    def drain(self) -> None:
+        try:
+            while self.reader.recv(512):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()
 
 
 class _AsyncRunner:
@@ -79,10 +144,10 @@ class TGOPlugin:
 
     reconnect_initial: float = 0.5   # first retry delay, doubled per failure
     reconnect_max: float = 10.0      # retry delay cap
-    reject_min_delay: float = 5.0    # retry delay after the host refused register
+    reject_min_delay: float = 5.0    # retry delay after the host refused register (e.g. id taken)
     register_timeout: float = 10.0   # wait for the register answer
     max_frame_size: int = rpc.DEFAULT_MAX_FRAME
-    exit_on_shutdown: bool = True    # exit the process (status 0) after answering shutdown
+    exit_on_shutdown: bool = True    # exit the process (status 0) after shutdown, SIGTERM or SIGINT
 
     def __init__(self, socket_path: str | None = None, tcp_addr: str | None = None,
                  dev_token: str | None = None) -> None:
@@ -95,6 +160,7 @@ class TGOPlugin:
         self.host_version: str | None = None
         self._async = _AsyncRunner()
         self._stop = threading.Event()
+        self._waker = _Waker()
         self._conn: _Connection | None = None
 
     # -- hooks --------------------------------------------------------------
@@ -127,6 +193,12 @@ class TGOPlugin:
         mode), ``socket_path`` (likewise), env ``TGO_SOCKET_PATH``, env
         ``TGO_TCP_ADDR``, ``/var/run/tgo/tgo.sock``. ``dev_token`` falls back
         to env ``TGO_DEV_TOKEN``. Reconnects with capped exponential backoff.
+
+        On SIGTERM or SIGINT (main thread only) the plugin calls ``on_shutdown``,
+        closes its connection and exits with status 0 at once (when
+        ``exit_on_shutdown``; else ``run()`` returns). A refusal that retrying
+        cannot fix (-32001 authentication failed, -32002 permission denied)
+        raises :class:`RegistrationRefused`: exit status 1 with the host's reason.
         """
         if socket_path is not None:
             self.socket_path = socket_path
@@ -134,7 +206,18 @@ class TGOPlugin:
             self.tcp_addr = tcp_addr
         if dev_token is not None:
             self.dev_token = dev_token
-        self._install_sigterm()
+        restore = self._install_signal_handlers()
+        try:
+            self._run_loop()
+        except _Signalled as sig:
+            self._on_signal(sig.signum)
+        except KeyboardInterrupt:  # SIGINT while someone else's handler was installed
+            self._on_signal(signal.SIGINT)
+        finally:
+            restore()
+
+    def _run_loop(self) -> None:
+        """Connect, serve, reconnect until shutdown/stop; exits or raises as ``run()`` says."""
         target = self._target()
         where = _describe(target)
         self.logger.info("starting %s %s, host at %s", self.name or self.id, self.version, where)
@@ -164,6 +247,8 @@ class TGOPlugin:
                     conn.close()
                 if outcome in (_SHUTDOWN, _STOPPED):
                     break
+                if outcome == _DENIED:
+                    raise RegistrationRefused(self.id or self.name, *conn.refusal)
                 if outcome == _LOST and time.monotonic() - started >= 5:
                     delay = self.reconnect_initial  # a healthy session ended: retry soon
                 elif outcome == _REJECTED:    # don't hammer a host that said no
@@ -178,6 +263,20 @@ class TGOPlugin:
             self.logger.info("shut down by host; exiting")
             _exit(0)
 
+    def _on_signal(self, signum: int) -> None:
+        """SIGTERM/SIGINT: ``on_shutdown``, close the connection, exit 0 without interpreter teardown."""
+        name = signal.Signals(signum).name
+        self.logger.info("%s received; exiting", name)
+        try:
+            self.on_shutdown()
+        except Exception:
+            self.logger.exception("on_shutdown hook failed")
+        conn = self._conn
+        if conn is not None:
+            conn.close()
+        if self.exit_on_shutdown:
+            _fast_exit(0)  # a loaded machine spends 100 ms-1 s tearing the interpreter down
+
     def handle(self, method: str, params: dict | None = None) -> Any:
         """Run the handler for ``method`` in this thread and return its JSON-able result.
 
@@ -191,6 +290,7 @@ class TGOPlugin:
     def stop(self) -> None:
         """Make ``run()`` return (from another thread); no ``shutdown`` handshake."""
         self._stop.set()
+        self._waker.wake()
         conn = self._conn
         if conn is not None:
             conn.close()
@@ -228,13 +328,33 @@ class TGOPlugin:
         return sock
 
     def _sleep(self, delay: float) -> None:
-        self._stop.wait(delay * random.uniform(0.8, 1.0))
+        deadline = time.monotonic() + delay * random.uniform(0.8, 1.0)
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._waker.wait(None, left)
 
-    def _install_sigterm(self) -> None:
+    def _install_signal_handlers(self) -> Any:
+        """On the main thread: SIGTERM and SIGINT (unless the program set its own) end ``run()``
+        promptly, and the wake-up fd gets the main thread out of any wait. Returns the undo."""
         if threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _sigterm)
+            return lambda: None
+        previous = {}
+        for signum, default in ((signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler)):
+            if signal.getsignal(signum) is default:
+                previous[signum] = signal.signal(signum, _raise_signalled)
+        try:
+            old_fd = signal.set_wakeup_fd(self._waker.writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:
+            old_fd = None
+        if old_fd not in (None, -1):  # someone else's wake-up fd: keep it
+            signal.set_wakeup_fd(old_fd)
+            old_fd = None
+
+        def restore() -> None:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if old_fd is not None:
+                signal.set_wakeup_fd(old_fd)
+        return restore
 
     def _find_handler(self, method: str) -> Any:
         if not _METHOD_RE.fullmatch(method) or method in ("register", "ping", "shutdown"):
@@ -270,6 +390,7 @@ class _Connection:
         self._ids = itertools.count(1)
         self._register_id: int | None = None
         self.registered = False
+        self.refusal: tuple[Any, str] = (None, "")
         self._closed = False
 
     def close(self) -> None:
@@ -304,6 +425,7 @@ class _Connection:
             return _FAILED
         while True:
             try:
+                self._readable()
                 payload = rpc.read_frame(self.sock, self.plugin.max_frame_size)
             except TimeoutError:
                 self.log.error("host did not answer register within %.0fs",
@@ -324,6 +446,25 @@ class _Connection:
                 self._drain()
             if outcome:
                 return outcome
+
+    def _readable(self) -> None:
+        """Wait until a frame starts arriving, staying wakeable by signals and ``stop()``.
+
+        Raises TimeoutError past the socket's timeout (registration), OSError once stopped.
+        """
+        timeout = self.sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.plugin._stop.is_set() or self._closed:
+                raise OSError("connection closed")
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError
+            try:
+                if self.plugin._waker.wait(self.sock, left):
+                    return
+            except ValueError:  # the socket was closed under us (stop() from another thread)
+                raise OSError("connection closed") from None
 
     def _drain(self, timeout: float = 1.0) -> None:
         """Half-close after the shutdown reply and wait briefly for the host's EOF,
@@ -362,8 +503,12 @@ class _Connection:
         result = msg.get("result")
         if error is not None or (isinstance(result, dict) and result.get("success") is False):
             err = error if isinstance(error, dict) else (result or {})
-            self.log.error("host rejected register: code %s: %s", err.get("code"),
-                           err.get("message") or err.get("error") or err)
+            reason = err.get("message") or err.get("error") or str(err)
+            if err.get("code") in _FATAL_REGISTER_CODES:
+                self.log.error("host refused register: code %s: %s; not retrying", err.get("code"), reason)
+                self.refusal = (err.get("code"), str(reason))
+                return _DENIED
+            self.log.error("host rejected register: code %s: %s", err.get("code"), reason)
             return _REJECTED
         self.registered = True
         self.sock.settimeout(None)
@@ -434,8 +579,19 @@ def _describe(target: tuple[str, Any]) -> str:
     return f"tcp://{addr[0]}:{addr[1]}" if kind == "tcp" else f"unix:{addr}"
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(0)
+def _raise_signalled(signum: int, frame: Any) -> None:
+    raise _Signalled(signum)
+
+
+def _fast_exit(code: int) -> None:
+    """Flush logs and stdio, then end the process now (no interpreter teardown, no atexit)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _setup_logging() -> None:
