@@ -19,12 +19,12 @@ PLUGINS_DIR ?= $(CURDIR)/plugins_examples
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-# Debian packages the tests use: Chromium for the console's browser tests, Node.js for
-# the Node example plugin. Installed only when running as root and missing.
+# Debian packages the tests use: Chromium for the console's browser tests, Node.js (and npm) for
+# the Node example plugin and Node installs, Go for Go installs. Installed only when running as root and missing.
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null; }; then \
-		echo "installing Debian packages: chromium nodejs"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs >/dev/null; \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v go >/dev/null; }; then \
+		echo "installing Debian packages: chromium nodejs npm golang-go"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm golang-go >/dev/null; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml

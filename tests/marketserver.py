@@ -116,7 +116,11 @@ class MarketServer:
         return f"{self.base}/files/{relpath}"
 
     def git_repo(self, owner_repo: str, tree: str, *, branch: str = "main", tag: str | None = None) -> None:
-        """(Re)publish directory ``tree`` as the bare repository ``OWNER/REPO.git`` (one new commit on ``branch``)."""
+        """(Re)publish directory ``tree`` as the bare repository ``OWNER/REPO.git`` (one new commit on ``branch``),
+        and its files as raw files under ``/files/raw/OWNER/REPO/BRANCH/`` (what raw.githubusercontent.com serves)."""
+        raw = os.path.join(self.root, "files", "raw", owner_repo, branch)
+        shutil.rmtree(raw, ignore_errors=True)
+        shutil.copytree(tree, raw)
         bare = os.path.join(self.root, "git", owner_repo + ".git")
         work = os.path.join(self.root, "work", owner_repo)
         if not os.path.isdir(bare):

@@ -19,6 +19,7 @@ from .host import Host
 from .plugins.auth import mint_dev_token
 from .plugins.listener import SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
+from .marketplace.installer import open_marketplace
 from .plugins.supervisor import Supervisor
 from .settings import Settings
 
@@ -234,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     host.http_token = http_token
     host.admin_token = admin_token
     host.supervisor = Supervisor(settings, host.registry)
+    if settings.managed_plugins_dir:
+        open_marketplace(settings, host.supervisor).attach(host)
     if settings.http_addr != "off":
         host.services.append(http_service)
     try:

@@ -23,7 +23,11 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
       into ``managed_plugins_dir``): ``install_type`` ``"local"``, global,
       status from the supervisor, timestamps from the manifest file.
       ``capabilities`` are those of its live registration (``[]`` while not
-      registered).
+      registered). A plugin installed through the marketplace flow has a
+      record (``host.marketplace``): its ``id`` (uuid), ``install_type``
+      (``github``/``gitee``/``binary``/``local``), ``source_url``,
+      ``latest_version`` and ``installed_at`` come from it, and it is bound
+      to the record's project (invisible to callers scoped to another).
     * Connected dev-mode plugins (a dev token bound them to a project):
       ``install_type`` ``"dev"``, ``is_dev_mode`` true, ``status``
       ``"running"``, ``installed_at``/``updated_at`` = connection time.
@@ -37,8 +41,12 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
     now = datetime.now(timezone.utc).isoformat()
     items: list[dict[str, Any]] = []
     supervisor = getattr(host, "supervisor", None)
+    marketplace = getattr(host, "marketplace", None)
     listed: set[str] = set()
     for plugin in supervisor.plugins() if supervisor is not None else ():
+        record = marketplace.records.get(plugin.id) if marketplace is not None else None
+        if record is not None and project_id and record.project_id and record.project_id != project_id:
+            continue
         manifest = plugin.manifest
         session = plugin.session if plugin.registered else None
         registration = session.registration if session is not None else None
@@ -65,6 +73,12 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
                 "capabilities": [unstructure(c) for c in session.capabilities] if session is not None else [],
             }
         )
+        if record is not None:
+            items[-1].update(
+                id=record.id, install_type=record.install_type, source_url=record.source_url,
+                latest_version=record.latest_version, installed_at=record.installed_at,
+                version=items[-1]["version"] or record.version,
+            )
     for session in host.registry.all_sessions():
         if not session.is_dev_mode or session.plugin_id in listed or not visible_to(session, project_id):
             continue

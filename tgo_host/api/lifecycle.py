@@ -14,12 +14,14 @@ from starlette.routing import Route
 from ..plugins.confinement import ManifestNotAllowed, SourceNotAllowed
 from ..plugins.manifest import ManifestError
 from ..plugins.supervisor import InstallError, InstallSourceError, SupervisorError, UnknownPlugin
+from ..model import ValidationError, parse_body
 from ..model.fields import model
-from .bodies import read_body
+from .bodies import read_json
 from .errors import ApiError, JSONResponse
 from .guard import control_route
 from .installed import installed_plugins
 from .rendering import project_of
+from .marketplace import MarketplaceRoutes
 from .params import int_param
 
 MAX_LOG_LIMIT = 10_000  # lines one /logs call may ask for (the ring buffer holds log_lines)
@@ -53,8 +55,18 @@ class LifecycleRoutes:
     def supervisor(self) -> Any:
         return self.host.supervisor
 
-    def _known(self, plugin_id: str) -> Any:
-        if self.supervisor is None or plugin_id not in self.supervisor:
+    @property
+    def marketplace(self) -> Any:
+        return getattr(self.host, "marketplace", None)
+
+    def _visible(self, plugin_id: str, project_id: str | None) -> bool:
+        """Installed plugins bound to another project are invisible to a caller scoped to ``project_id``."""
+        bound = self.marketplace.project_of(plugin_id) if self.marketplace is not None else None
+        return not project_id or bound is None or bound == project_id
+
+    def _known(self, plugin_id: str, request: Request | None = None) -> Any:
+        project_id = request.query_params.get("project_id") if request is not None else None
+        if self.supervisor is None or plugin_id not in self.supervisor or not self._visible(plugin_id, project_id):
             raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host", plugin_id=plugin_id)
         return self.supervisor
 
@@ -64,13 +76,15 @@ class LifecycleRoutes:
 
     async def _operate(self, request: Request, verb: str) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
-        supervisor = self._known(plugin_id)
+        supervisor = self._known(plugin_id, request)
         try:
             plugin = await getattr(supervisor, verb)(plugin_id)
         except UnknownPlugin:
             raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host") from None
         except SupervisorError as exc:
             raise ApiError(503, "supervisor_unavailable", f"cannot {verb} {plugin_id!r}: {exc}", plugin_id=plugin_id) from None
+        if self.marketplace is not None and verb in ("start", "stop"):
+            await self.marketplace.note_status(plugin_id, "stopped" if verb == "stop" else plugin.status)
         ok = plugin.status != "error"
         message = f"{plugin_id} {verb}ed" if verb != "stop" else f"{plugin_id} stopped"
         if not ok:
@@ -88,16 +102,23 @@ class LifecycleRoutes:
 
     async def logs(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
-        supervisor = self._known(plugin_id)
+        supervisor = self._known(plugin_id, request)
         limit = int_param(request, "limit", default=200, low=1, high=MAX_LOG_LIMIT)
         return JSONResponse({"plugin_id": plugin_id, "logs": supervisor.logs(plugin_id, limit)})
 
     async def status(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
-        return JSONResponse(self._known(plugin_id).status(plugin_id))
+        return JSONResponse(self._known(plugin_id, request).status(plugin_id))
 
     async def install(self, request: Request) -> JSONResponse:
-        body = await read_body(request, InstallRequest, self.host.settings.max_http_body_bytes)
+        """A gateway ``PluginInstallRequest`` (see marketplace.py), or ``{"path": DIR}`` (a local directory)."""
+        data = await read_json(request, self.host.settings.max_http_body_bytes)
+        if isinstance(data, dict) and "id" in data and "path" not in data:
+            return await MarketplaceRoutes(self.host).install(request, data)
+        try:
+            body = parse_body(data, InstallRequest)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
         if self.supervisor is None:
             raise ApiError(503, "supervisor_unavailable", "this host does not launch plugins")
         try:
@@ -122,9 +143,11 @@ class LifecycleRoutes:
 
     async def uninstall(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
-        supervisor = self._known(plugin_id)
+        supervisor = self._known(plugin_id, request)
         try:
             await supervisor.uninstall(plugin_id)
+            if self.marketplace is not None:
+                await self.marketplace.forget(plugin_id)
         except InstallError as exc:
             raise ApiError(409, "uninstall_failed", str(exc), plugin_id=plugin_id) from None
         except SupervisorError as exc:

@@ -8,22 +8,78 @@ the work (the installer leaves nothing behind).
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import math
+from typing import Any, Awaitable, Callable
 
+import orjson
+import trio
 from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from ..marketplace.models import as_json
+from ..marketplace.installer import Emit, InstallFailed, Marketplace
+from ..marketplace.models import PluginInstallRequest, as_json
 from ..marketplace.sources import SourceError, fetch_info
+from ..model import ValidationError, parse_body
 from ..model.fields import model
-from .bodies import read_body
+from .bodies import read_body, read_json
 from .errors import ApiError, JSONResponse
+from .installed import installed_plugins
 from .guard import control_route
+
+log = logging.getLogger("tgo_host.api.marketplace")
 
 
 @model
 class FetchInfoRequest:
     url: str
+
+
+class EventStream:
+    """An ASGI response running ``work(emit)`` and streaming its events as SSE ``data:`` lines.
+
+    ``InstallFailed`` (or any other exception) becomes a final ``error``
+    event. The client disconnecting cancels ``work``.
+    """
+
+    def __init__(self, work: Callable[[Emit], Awaitable[Any]]) -> None:
+        self.work = work
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sender, events = trio.open_memory_channel[tuple[str, str]](math.inf)
+
+        async def run() -> None:
+            with sender:
+                try:
+                    await self.work(lambda stage, message: sender.send_nowait((stage, message)))
+                except InstallFailed as exc:
+                    sender.send_nowait(("error", str(exc)))
+                except Exception as exc:  # noqa: BLE001 - the stream must end with an error event
+                    log.exception("install stream failed")
+                    sender.send_nowait(("error", f"internal error: {type(exc).__name__}: {exc}"))
+
+        finished = False
+
+        async def watch_disconnect(scope: trio.CancelScope) -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not finished:
+                log.warning("stream client disconnected: cancelling")
+            scope.cancel()
+
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no")]})
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_disconnect, nursery.cancel_scope)
+            nursery.start_soon(run)
+            async for stage, message in events:
+                line = b"data: " + orjson.dumps({"stage": stage, "message": message}) + b"\n\n"
+                await send({"type": "http.response.body", "body": line, "more_body": True})
+            finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            nursery.cancel_scope.cancel()
 
 
 class MarketplaceRoutes:
@@ -33,7 +89,16 @@ class MarketplaceRoutes:
     def routes(self) -> list[Route]:
         return [
             control_route("/plugins/fetch-info", self.fetch_info, methods=["POST"]),  # control plane: api/guard.py
+            control_route("/plugins/install-stream", self.install_stream, methods=["POST"]),
         ]
+
+    @property
+    def marketplace(self) -> Marketplace:
+        marketplace = getattr(self.host, "marketplace", None)
+        if marketplace is None:
+            raise ApiError(503, "marketplace_unavailable",
+                           "this host does not install plugins by URL (set managed_plugins_dir)")
+        return marketplace
 
     async def fetch_info(self, request: Request) -> JSONResponse:
         settings = self.host.settings
@@ -43,3 +108,32 @@ class MarketplaceRoutes:
         except SourceError as exc:
             raise ApiError(400, "fetch_failed", str(exc), path="url") from None
         return JSONResponse(as_json(config))
+
+    async def install_request(self, request: Request) -> PluginInstallRequest:
+        data = await read_json(request, self.host.settings.max_http_body_bytes)
+        try:
+            return parse_body(data, PluginInstallRequest)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+
+    async def install_stream(self, request: Request) -> EventStream:
+        body = await self.install_request(request)
+        marketplace = self.marketplace
+        return EventStream(lambda emit: marketplace.install(body, emit))
+
+    async def install(self, request: Request, data: Any) -> JSONResponse:
+        """``POST /plugins/install`` with a ``PluginInstallRequest`` (called by the lifecycle route)."""
+        try:
+            body = parse_body(data, PluginInstallRequest)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+        marketplace = self.marketplace
+        try:
+            plugin = await marketplace.install(body, lambda stage, message: None)
+        except InstallFailed as exc:
+            raise ApiError(400, "install_failed", str(exc), plugin_id=body.id) from None
+        return JSONResponse(self.installed_item(plugin.id))
+
+    def installed_item(self, plugin_id: str) -> dict[str, Any]:
+        """The ``InstalledPluginInfo`` of one launched plugin (as ``/plugins/installed`` lists it)."""
+        return next((item for item in installed_plugins(self.host) if item["plugin_id"] == plugin_id), {})

@@ -45,7 +45,7 @@ import signal
 from collections import deque
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
@@ -128,6 +128,7 @@ class ManagedPlugin:
         self.updated_at = manifest.modified_at()
         self.logs: deque[str] = deque(maxlen=log_lines)
         self.process: LaunchedProcess | None = None
+        self.autostart = True  # launched when the supervisor starts (a plugin stopped on purpose is not)
         # supervision state
         self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
         self._task_done: trio.Event | None = None  # None: never supervised; set: no task
@@ -199,6 +200,8 @@ class Supervisor:
         self._stopping_all = False
         self._installing: set[str] = set()
         self._records = PluginRecords(state_file_for(settings.socket_path))
+        #: awaited by :meth:`run` before anything is launched (the marketplace restores its state here)
+        self.before_launch: Callable[["Supervisor"], Awaitable[None]] | None = None
 
     # -- lookups -------------------------------------------------------------
 
@@ -247,13 +250,16 @@ class Supervisor:
             log.warning("stopped %d plugin(s) left running by a previous host", stale)
         unsubscribe = self.registry.subscribe(self._on_registry_event)
         try:
+            if self.before_launch is not None:
+                await self.before_launch(self)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for plugin in self.plugins():
+                launching = [plugin for plugin in self.plugins() if plugin.autostart]
+                for plugin in launching:
                     self._prepare(plugin)
                     nursery.start_soon(self._supervise, plugin)
-                if self._plugins:
-                    log.info("launching %d plugin(s): %s", len(self._plugins), ", ".join(sorted(self._plugins)))
+                if launching:
+                    log.info("launching %d plugin(s): %s", len(launching), ", ".join(p.id for p in launching))
                 task_status.started()
                 await trio.sleep_forever()
         finally:
@@ -368,6 +374,42 @@ class Supervisor:
         log.info("installed plugin %s from %s into %s", plugin_id, source, target)
         await self.start(plugin_id)
         return plugin
+
+    async def adopt(self, manifest: Manifest, *, installed_at: str | None = None, log_lines: list[str] = ()) -> ManagedPlugin:
+        """Launch a plugin directory that is already in place in ``managed_plugins_dir``.
+
+        For installers that put the files there themselves. ``log_lines``
+        (e.g. its build output) start the plugin's log. Raises
+        :class:`InstallError` when the id is already known or the directory is
+        not in ``managed_plugins_dir``, :class:`SupervisorError` when the
+        supervisor is not running.
+        """
+        self._check_running()
+        if manifest.id in self._plugins:
+            raise InstallError(f"plugin {manifest.id!r} is already installed; uninstall it first")
+        if not self._is_managed(manifest):
+            raise InstallError(f"cannot adopt {manifest.directory}: not in managed_plugins_dir")
+        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=installed_at or _now_iso())
+        plugin.logs.extend(log_lines)
+        self._plugins[manifest.id] = plugin
+        await self.start(manifest.id)
+        return plugin
+
+    def replace_manifest(self, plugin_id: str, manifest: Manifest) -> ManagedPlugin:
+        """Run ``plugin_id`` from ``manifest`` from its next start on (an upgrade; the plugin must be stopped)."""
+        plugin = self.get(plugin_id)
+        if plugin.supervised:
+            raise SupervisorError(f"plugin {plugin_id!r} must be stopped before its files are replaced")
+        plugin.manifest = manifest
+        plugin.updated_at = _now_iso()
+        return plugin
+
+    def discard(self, plugin_id: str) -> None:
+        """Forget a plugin that is not running (its files are the caller's business)."""
+        plugin = self._plugins.get(plugin_id)
+        if plugin is not None and plugin.supervised:
+            raise SupervisorError(f"plugin {plugin_id!r} is running; stop it first")
+        self._plugins.pop(plugin_id, None)
 
     async def uninstall(self, plugin_id: str, grace: float | None = None) -> None:
         """Stop an installed plugin and delete its copy in ``managed_plugins_dir``.
