@@ -381,7 +381,8 @@ class Supervisor:
         For installers that put the files there themselves. ``log_lines``
         (e.g. its build output) start the plugin's log. Raises
         :class:`InstallError` when the id is already known or the directory is
-        not in ``managed_plugins_dir``, :class:`SupervisorError` when the
+        not in ``managed_plugins_dir``, :class:`ManifestNotAllowed` when the
+        manifest reaches outside it, :class:`SupervisorError` when the
         supervisor is not running.
         """
         self._check_running()
@@ -389,6 +390,7 @@ class Supervisor:
             raise InstallError(f"plugin {manifest.id!r} is already installed; uninstall it first")
         if not self._is_managed(manifest):
             raise InstallError(f"cannot adopt {manifest.directory}: not in managed_plugins_dir")
+        confine(manifest)  # ManifestNotAllowed: installed plugins keep to their directory
         plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=installed_at or _now_iso())
         plugin.logs.extend(log_lines)
         self._plugins[manifest.id] = plugin
