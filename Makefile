@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 RUN_DIR ?= $(CURDIR)/.run
 HTTP ?= 127.0.0.1:8090
 # `make run` serves the plugin socket at the path the plugin docs give (the official Go SDK
@@ -12,7 +13,7 @@ HTTP ?= 127.0.0.1:8090
 SOCKET ?= /var/run/tgo/tgo.sock
 PLUGINS_DIR ?= $(CURDIR)/plugins_examples
 
-.PHONY: install install-dev system-deps run test check clean bench fuzz soak screenshot
+.PHONY: install install-dev bench-deps system-deps run test check clean bench fuzz soak screenshot mutants
 
 # `install`: what running needs (requirements.lock); `install-dev`: plus the test tools
 # (requirements-dev.lock). `make run` installs only the first, `make test` both.
@@ -20,11 +21,12 @@ install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
 # Debian packages the tests use: Chromium for the console's browser tests, Node.js (and npm) for
-# the Node example plugin and Node installs, Go for Go installs. Installed only when running as root and missing.
+# the Node example plugin and Node installs, Go for Go installs, wrk for the benchmark smoke
+# test's HTTP rows. Installed only when running as root and missing.
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v go >/dev/null; }; then \
-		echo "installing Debian packages: chromium nodejs npm golang-go"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm golang-go >/dev/null; \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v go >/dev/null || ! command -v wrk >/dev/null; }; then \
+		echo "installing Debian packages: chromium nodejs npm golang-go wrk"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm golang-go wrk >/dev/null; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml
@@ -36,6 +38,13 @@ $(STAMP): requirements.lock pyproject.toml
 $(DEV_STAMP): $(STAMP) requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $(DEV_STAMP)
+
+# The benchmarks' own dependencies (matplotlib for the chart, profilers); the benchmark smoke
+# test in `make test` draws the chart too.
+bench-deps: $(BENCH_STAMP)
+$(BENCH_STAMP): $(STAMP) bench/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock
+	touch $(BENCH_STAMP)
 
 run: install
 	@mkdir -p $(RUN_DIR)
@@ -54,7 +63,7 @@ run: install
 # The suite leaves the working tree as it found it: a snapshot of `git status` and of the
 # tracked files' diff is taken before and compared after (outside a git checkout: skipped).
 TREE_STATE = { git status --porcelain --untracked-files=all && git diff --binary; } 2>/dev/null | sha256sum
-test: install-dev system-deps
+test: install-dev bench-deps system-deps
 	@mkdir -p $(RUN_DIR) && $(TREE_STATE) > $(RUN_DIR)/tree-before
 	$(BIN)/python -m pytest
 	@$(TREE_STATE) | cmp -s - $(RUN_DIR)/tree-before || { \
@@ -67,8 +76,7 @@ screenshot: install-dev system-deps
 
 # Benchmarks (bench/README.md): ~3 minutes; `make bench BENCH_ARGS=--quick` for a smoke run.
 BENCH_ARGS ?=
-bench: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock
+bench: install bench-deps
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "make bench: wrk is not installed; the HTTP rows will be skipped (Debian: apt-get install wrk)"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
@@ -80,6 +88,12 @@ fuzz: install-dev
 
 soak: install-dev
 	TGO_SOAK_SECONDS=600 $(BIN)/python -m pytest tests/test_soak.py -s
+
+# Mutation check (tests/mutants.py): each named mutant breaks one promise in a temporary copy
+# and must make its tests fail. ~10 minutes; not part of `make test`. MUTANTS="a b" to pick.
+MUTANTS ?=
+mutants: install-dev
+	$(BIN)/python tests/mutants.py $(MUTANTS)
 
 check: install
 	$(BIN)/tgo-host check
