@@ -485,3 +485,112 @@ def test_host_model_rejects_what_the_sdk_must_never_send():
         model.parse_ui({"success": True})       # what the Go SDK answers without a handler
     with pytest.raises(model.ValidationError):
         model.parse_ui({"template": "table", "data": {"rows": "nope", "columns": []}})
+
+
+# -- handle() and validate() refuse what the host would refuse (the host's own models) ----------
+
+from tgo_host import model as host_model  # noqa: E402
+from tgo_plugin import (  # noqa: E402
+    Action as A, Form as F, FormField as FF, Group as G, InvalidResult, KeyValue as KV, Link as L,
+    Raw as R, Text as Tx,
+)
+
+
+class _Returns(TGOPlugin):
+    """Answers every render/event/tool call with ``self.answer``."""
+
+    id = "com.test.returns"
+    answer = None
+
+    def on_visitor_panel_render(self, ctx):
+        return self.answer
+
+    def on_chat_toolbar_event(self, ctx):
+        return self.answer
+
+    def on_tool_execute(self, ctx, tool_name, arguments):
+        return self.answer
+
+
+# (method, builder output): good and bad, the verdict comes from the host's model, not from here.
+CORPUS = [
+    ("visitor_panel/render", KV("Customer").add("Name", "Ann").add("Orders", 3)),
+    ("visitor_panel/render", KV("Customer").add("Name", None)),
+    ("visitor_panel/render", F("Ticket").add(FF("subject", "Subject", "text").set_required())),
+    ("visitor_panel/render", F("Ticket").add(FF("subject", "Subject", "colour-picker"))),
+    ("visitor_panel/render", F("Ticket").add(FF("subject", "Subject", "email"))),
+    ("visitor_panel/render", L("Open", "https://crm.example.com")),
+    ("visitor_panel/render", L("Open", "javascript:alert(1)")),
+    ("visitor_panel/render", R("table", {"columns": [{"key": "a", "label": "A"}], "rows": "not a list"})),
+    ("visitor_panel/render", R("no_such_template", {})),
+    ("visitor_panel/render", G().add(Tx("ok")).add(R("no_such_template", {}))),
+    ("visitor_panel/render", {"success": True}),
+    ("chat_toolbar/event", A.insert_text("Hello")),
+    ("chat_toolbar/event", A.open_url("javascript:alert(1)")),
+    ("chat_toolbar/event", A.show_toast("Saved", type="celebration")),
+    ("chat_toolbar/event", A.show_toast("Saved").then(A("teleport", {}))),
+    ("chat_toolbar/event", A("teleport", {})),
+    ("tool/execute", {"success": True, "content": "ok"}),
+    ("tool/execute", {"content": "no success flag"}),
+]
+
+
+def _host_verdict(method, answer):
+    """The host's own verdict on ``answer``: None (accepted) or the ValidationError's path."""
+    parse = host_model.parse_ui if method.endswith("/render") else (
+        host_model.parse_action if method.endswith("/event") else host_model.parse_tool_result)
+    try:
+        parse(rpc.to_jsonable(answer))
+    except host_model.ValidationError as exc:
+        return exc.path
+    return None
+
+
+@pytest.mark.parametrize("method, answer", CORPUS, ids=[f"{i}-{m}" for i, (m, _) in enumerate(CORPUS)])
+def test_handle_refuses_exactly_what_the_host_refuses(method, answer):
+    plugin = _Returns()
+    plugin.answer = answer
+    verdict = _host_verdict(method, answer)
+    if verdict is None:
+        assert plugin.handle(method, {"event_type": "button_click", "action_id": "x", "tool_name": "t"}) is not None
+    else:
+        with pytest.raises(InvalidResult) as refused:
+            plugin.handle(method, {"event_type": "button_click", "action_id": "x", "tool_name": "t"})
+        assert refused.value.path == verdict and refused.value.method == method
+        assert "the host would refuse" in str(refused.value) and verdict in str(refused.value)
+
+
+def test_the_corpus_has_both_verdicts():
+    verdicts = [_host_verdict(m, a) for m, a in CORPUS]
+    assert sum(v is None for v in verdicts) >= 4 and sum(v is not None for v in verdicts) >= 6
+
+
+def test_script_urls_are_refused_by_the_builders_themselves():
+    with pytest.raises(InvalidResult) as refused:
+        A.open_url("javascript:alert(1)").validate()
+    assert refused.value.path == "data.url"
+    with pytest.raises(InvalidResult, match=r"data\.items\[1\]\.data\.url"):
+        G().add(Tx("ok")).add(L("Open", "javascript:alert(1)")).validate()
+    assert A.open_url("https://example.com").validate() == A.open_url("https://example.com")
+    assert KV("t").add("a", 1).validate().to_dict()["data"]["items"] == [{"label": "a", "value": 1}]
+
+
+def test_without_the_host_package_nothing_is_checked_and_nothing_breaks(tmp_path):
+    """A plugin run with the standard library only (python -S): handle() returns what it got."""
+    script = tmp_path / "p.py"
+    script.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tgo_plugin import TGOPlugin, Link\n"
+        "from tgo_plugin.validation import host_rules_available\n"
+        "class P(TGOPlugin):\n"
+        "    def on_visitor_panel_render(self, ctx):\n"
+        "        return Link('x', 'javascript:alert(1)')\n"
+        "print(json.dumps([host_rules_available(), P().handle('visitor_panel/render', {})]))\n"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-S", str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    available, result = json.loads(out.stdout)
+    assert available is False and result["data"]["url"] == "javascript:alert(1)"

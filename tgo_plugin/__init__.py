@@ -20,6 +20,7 @@ from .capabilities import Capability, Tool, ToolParameter
 from .context import EventContext, RenderContext, ToolContext, Visitor
 from .plugin import DEFAULT_SOCKET_PATH, RegistrationRefused, TGOPlugin
 from .protocol import RPCError
+from .validation import InvalidResult
 from .ui import (
     ActionButtons, Button, ButtonGroup, Card, Cards, Column, Empty, Form, FormField,
     Group, KeyValue, Link, Links, List, ListView, Loading, Markdown, Raw, Stats, Table,
@@ -30,7 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "TGOPlugin", "DEFAULT_SOCKET_PATH", "RegistrationRefused", "Capability", "Tool", "ToolParameter",
-    "RenderContext", "EventContext", "ToolContext", "Visitor", "Action", "RPCError",
+    "RenderContext", "EventContext", "ToolContext", "Visitor", "Action", "RPCError", "InvalidResult",
     "Template", "Raw", "Text", "KeyValue", "Column", "Table", "badge", "Card", "Cards",
     "Link", "Links", "Button", "ActionButtons", "ButtonGroup", "Markdown", "ListView",
     "List", "Timeline", "Stats", "Empty", "Loading", "Group", "Tabs", "Form", "FormField",

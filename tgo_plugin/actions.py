@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .protocol import to_jsonable
+from .validation import check_result
 
 __all__ = ["Action"]
 
@@ -49,6 +50,11 @@ class Action:
         if len(steps) == 1:
             return steps[0]
         return {"action": "batch", "data": {"actions": steps}}
+
+    def validate(self) -> Action:
+        """Check this action by the host's rules (``tgo_host`` installed); raises ``InvalidResult``."""
+        check_result("action", self.to_dict())
+        return self
 
     def __repr__(self) -> str:
         return f"Action({self.to_dict()!r})"

@@ -27,6 +27,7 @@ from typing import Any
 from . import protocol as rpc
 from .actions import Action
 from .context import EventContext, RenderContext, ToolContext
+from .validation import check_result
 
 __all__ = ["TGOPlugin", "DEFAULT_SOCKET_PATH", "RegistrationRefused"]
 
@@ -280,12 +281,17 @@ class TGOPlugin:
     def handle(self, method: str, params: dict | None = None) -> Any:
         """Run the handler for ``method`` in this thread and return its JSON-able result.
 
-        Raises ``RPCError`` (-32601 when there is no handler). Handy in unit tests.
+        Raises ``RPCError`` (-32601 when there is no handler), and
+        :class:`~tgo_plugin.validation.InvalidResult` for a result the host
+        would refuse, checked by the host's own models when ``tgo_host`` is
+        installed. Handy in unit tests.
         """
         handler = self._find_handler(method)
         if handler is None:
             raise rpc.RPCError(rpc.METHOD_NOT_FOUND, f"method not found: {method}")
-        return self._invoke(handler, method, params or {})
+        result = self._invoke(handler, method, params or {})
+        check_result(method, result)
+        return result
 
     def stop(self) -> None:
         """Make ``run()`` return (from another thread); no ``shutdown`` handshake."""

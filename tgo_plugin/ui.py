@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .protocol import to_jsonable
+from .validation import check_result
 
 __all__ = [
     "Template", "Raw", "Text", "KeyValue", "Column", "Table", "badge", "Card",
@@ -32,6 +33,11 @@ class Template:
 
     def to_dict(self) -> dict:
         return {"template": self.template, "data": to_jsonable(self._data())}
+
+    def validate(self) -> Template:
+        """Check this template by the host's rules (``tgo_host`` installed); raises ``InvalidResult``."""
+        check_result("template", self.to_dict())
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_dict()!r})"
