@@ -19,13 +19,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..marketplace.installer import Emit, InstallFailed, Marketplace
-from ..marketplace.models import PluginInstallRequest, as_json
+from ..marketplace.models import PluginInstallRequest, UpgradeRequest, as_json
 from ..marketplace.sources import SourceError, fetch_info
 from ..model import ValidationError, parse_body
 from ..model.fields import model
 from .bodies import read_body, read_json
 from .errors import ApiError, JSONResponse
 from .installed import installed_plugins
+from .rendering import project_of
 from .guard import control_route
 
 log = logging.getLogger("tgo_host.api.marketplace")
@@ -90,6 +91,8 @@ class MarketplaceRoutes:
         return [
             control_route("/plugins/fetch-info", self.fetch_info, methods=["POST"]),  # control plane: api/guard.py
             control_route("/plugins/install-stream", self.install_stream, methods=["POST"]),
+            Route("/plugins/{plugin_id}/check-update", self.check_update, methods=["GET"]),
+            control_route("/plugins/{plugin_id}/upgrade", self.upgrade, methods=["POST"]),
         ]
 
     @property
@@ -120,6 +123,31 @@ class MarketplaceRoutes:
         body = await self.install_request(request)
         marketplace = self.marketplace
         return EventStream(lambda emit: marketplace.install(body, emit))
+
+    def _installed(self, request: Request) -> str:
+        """The path's plugin id, if this host launches it and the caller's project may see it (else 404)."""
+        plugin_id = request.path_params["plugin_id"]
+        supervisor = self.host.supervisor
+        project_id = project_of(request)
+        bound = self.marketplace.project_of(plugin_id)
+        if supervisor is None or plugin_id not in supervisor or (project_id and bound and bound != project_id):
+            raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host", plugin_id=plugin_id)
+        return plugin_id
+
+    async def check_update(self, request: Request) -> JSONResponse:
+        marketplace = self.marketplace
+        plugin_id = self._installed(request)
+        return JSONResponse(await marketplace.check_update(plugin_id))
+
+    async def upgrade(self, request: Request) -> EventStream:
+        marketplace = self.marketplace
+        plugin_id = self._installed(request)
+        data = await read_json(request, self.host.settings.max_http_body_bytes)
+        try:
+            body = parse_body(data, UpgradeRequest)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+        return EventStream(lambda emit: marketplace.upgrade(plugin_id, body.latest_config, emit))
 
     async def install(self, request: Request, data: Any) -> JSONResponse:
         """``POST /plugins/install`` with a ``PluginInstallRequest`` (called by the lifecycle route)."""

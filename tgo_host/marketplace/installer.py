@@ -35,9 +35,10 @@ from ..plugins.supervisor import ManagedPlugin, SupervisorError, UnknownPlugin
 from ..settings import Settings
 from .build import BuildError, build, run_step
 from .models import ConfigError, PluginConfig, PluginInstallRequest, as_json, complete
-from .sources import Fetcher, SourceError, check_source, git_clone_url, local_source_allowed, substitute_platform
+from .sources import Fetcher, SourceError, check_source, fetch_info, git_clone_url, local_source_allowed, substitute_platform
 from .store import InstalledRecord, InstalledStore, StoreError, now_iso
 from .unpack import UnpackError, archive_kind, unpack
+from .versions import is_newer
 
 log = logging.getLogger("tgo_host.marketplace")
 
@@ -215,6 +216,143 @@ class Marketplace:
                             log.exception("cleaning up the failed install of %s", plugin_id)
                 await trio.to_thread.run_sync(partial(shutil.rmtree, staging, ignore_errors=True))
                 self._busy.discard(plugin_id)
+
+    # -- updates ---------------------------------------------------------------------
+
+    async def check_update(self, plugin_id: str) -> dict[str, Any]:
+        """``GET /plugins/{id}/check-update``: re-resolve the plugin's ``source_url`` and compare versions.
+
+        Never raises for a source problem: the answer carries ``has_update``
+        false and a ``message`` (as the gateway expects). The latest version
+        seen is remembered in the record (``latest_version``).
+        """
+        record = self.records.get(plugin_id)
+        current = record.version if record is not None else None
+        if record is None or not record.source_url:
+            return {"has_update": False, "current_version": current, "latest_version": None,
+                    "message": f"plugin {plugin_id!r} was not installed from a URL: nothing to check"}
+        try:
+            config = await fetch_info(record.source_url, self.settings, self.fetcher)
+        except SourceError as exc:
+            return {"has_update": False, "current_version": current, "latest_version": None, "message": str(exc)}
+        if config.id != plugin_id:
+            return {"has_update": False, "current_version": current, "latest_version": config.version,
+                    "message": f"{record.source_url} now holds plugin {config.id!r}, not {plugin_id!r}"}
+        has_update = is_newer(config.version, current)
+        if record.latest_version != config.version:
+            record.latest_version = config.version
+            try:
+                await self.store.save(record)
+            except StoreError:
+                log.exception("remembering the latest version of %s", plugin_id)
+        return {"has_update": has_update, "current_version": current, "latest_version": config.version,
+                "latest_config": as_json(config),
+                "message": f"{config.version} is available" if has_update else f"{current} is up to date"}
+
+    async def upgrade(self, plugin_id: str, latest: PluginConfig | None, emit: Emit) -> ManagedPlugin:
+        """Stop → install the new version beside the old → swap → start → registered.
+
+        Any failure (or cancellation) rolls back: the new files go, the old
+        directory and manifest come back and the old version is started
+        again. Raises :class:`InstallFailed` saying what failed and that the
+        old version runs.
+        """
+        record = self.records.get(plugin_id)
+        if record is None or plugin_id not in self.supervisor:
+            raise InstallFailed(f"plugin {plugin_id!r} was not installed through the marketplace: nothing to upgrade")
+        if plugin_id in self._busy:
+            raise InstallFailed(f"plugin {plugin_id!r} is being installed or upgraded already")
+        self._busy.add(plugin_id)
+        try:
+            if latest is None:
+                if not record.source_url:
+                    raise InstallFailed(f"plugin {plugin_id!r} has no source_url to upgrade from")
+                try:
+                    latest = await fetch_info(record.source_url, self.settings, self.fetcher)
+                except SourceError as exc:
+                    raise InstallFailed(str(exc)) from None
+            try:
+                config = complete(latest)
+            except ConfigError as exc:
+                raise InstallFailed(f"latest_config.{exc}") from None
+            if config.id != plugin_id:
+                raise InstallFailed(f"latest_config.id is {config.id!r}, not {plugin_id!r}")
+            return await self._upgrade(record, config, emit)
+        finally:
+            self._busy.discard(plugin_id)
+
+    async def _upgrade(self, record: InstalledRecord, config: PluginConfig, emit: Emit) -> ManagedPlugin:
+        plugin_id = record.plugin_id
+        supervisor = self.supervisor
+        plugin = supervisor.get(plugin_id)
+        live = record.install_path
+        old_manifest = plugin.manifest
+        old_version = record.version
+        root = self.root
+        staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{plugin_id}-", dir=root)
+        aside = os.path.join(root, f"{OLD_PREFIX}{plugin_id}-{os.path.basename(staging).rsplit('-', 1)[-1]}")
+        swapped = False
+        done = False
+        try:
+            emit("stopping", f"stopping {plugin_id} {old_version}")
+            await supervisor.stop(plugin_id)
+            build_log: list[str] = [f"-- upgrade {old_version} → {config.version}"]
+            directory = await self._prepare(config, staging, emit, build_log)
+            await trio.to_thread.run_sync(os.rename, live, aside)
+            swapped = True
+            await trio.to_thread.run_sync(os.rename, directory, live)
+            try:
+                supervisor.replace_manifest(plugin_id, load_manifest(live))
+            except (ManifestError, SupervisorError) as exc:
+                raise InstallFailed(f"cannot start {plugin_id} {config.version}: {exc}") from None
+            plugin.logs.extend(build_log)
+            emit("starting", f"starting {plugin_id} {config.version}")
+            await supervisor.start(plugin_id)
+            await self.wait_registered(plugin)
+            record.name, record.version, record.description, record.author = (
+                config.name, config.version, config.description, config.author)
+            record.source_url = config.source_url or record.source_url
+            record.source_config = as_json(config.source)
+            record.build_config = as_json(config.build) if config.build else None
+            record.runtime_config = as_json(config.runtime)
+            record.latest_version, record.status, record.pid, record.updated_at = (
+                config.version, plugin.status, plugin.pid, now_iso())
+            await self._save(record)
+            done = True
+            emit("complete", f"{plugin_id} upgraded from {old_version} to {config.version} (pid {plugin.pid})")
+            log.info("upgraded plugin %s from %s to %s", plugin_id, old_version, config.version)
+            return plugin
+        except BaseException as exc:
+            failure = str(exc) if isinstance(exc, InstallFailed) else (
+                "cancelled" if isinstance(exc, trio.Cancelled) else f"{type(exc).__name__}: {exc}")
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+                restored = await self._roll_back(plugin, old_manifest, live, aside, swapped)
+            message = f"upgrade of {plugin_id} to {config.version} failed: {failure}; {restored}"
+            log.error("%s", message)
+            if not isinstance(exc, Exception):
+                raise
+            raise InstallFailed(message) from None
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+                if done:
+                    await trio.to_thread.run_sync(partial(shutil.rmtree, aside, ignore_errors=True))
+                await trio.to_thread.run_sync(partial(shutil.rmtree, staging, ignore_errors=True))
+
+    async def _roll_back(self, plugin: ManagedPlugin, old_manifest: Any, live: str, aside: str, swapped: bool) -> str:
+        """Put the old version back and start it; returns what happened, for the error message."""
+        supervisor = self.supervisor
+        try:
+            await supervisor.stop(plugin.id, grace=1.0)
+            if swapped:
+                await trio.to_thread.run_sync(partial(shutil.rmtree, live, ignore_errors=True))
+                await trio.to_thread.run_sync(os.rename, aside, live)
+            supervisor.replace_manifest(plugin.id, old_manifest)
+            await supervisor.start(plugin.id)
+            await self.wait_registered(plugin)
+        except (InstallFailed, SupervisorError, OSError) as exc:
+            return f"rolling back failed too: {exc}"
+        record = self.records.get(plugin.id)
+        return f"rolled back: {plugin.id} {record.version if record else ''} is running again (pid {plugin.pid})"
 
     async def wait_registered(self, plugin: ManagedPlugin) -> None:
         """Until ``plugin``'s process registers; :class:`InstallFailed` if it exits or is too slow."""

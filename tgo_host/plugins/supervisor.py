@@ -402,6 +402,8 @@ class Supervisor:
         plugin = self.get(plugin_id)
         if plugin.supervised:
             raise SupervisorError(f"plugin {plugin_id!r} must be stopped before its files are replaced")
+        if plugin.managed:
+            confine(manifest)  # ManifestNotAllowed
         plugin.manifest = manifest
         plugin.updated_at = _now_iso()
         return plugin
