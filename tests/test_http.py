@@ -74,8 +74,11 @@ async def test_generic_render_event_infers_or_takes_extension_type(api, plugins)
     assert (await api.post("/plugins/both/render?extension_type=visitor_panel", json={})).status_code == 200
     ok = await api.post("/plugins/both/event", json={"event_type": "button_click", "action_id": "a", "extension_type": "visitor_panel"})
     assert ok.status_code == 200
+    assert (await api.post("/plugins/both/render", json={"extension_type": "visitor_panel"})).status_code == 200
     assert plugins.recorded("both")[1:] == [
-        "chat_toolbar/render", "chat_toolbar/event", "visitor_panel/render", "visitor_panel/event"]
+        "chat_toolbar/render", "chat_toolbar/event", "visitor_panel/render", "visitor_panel/event", "visitor_panel/render"]
+    err = assert_error(await api.post("/plugins/both/render", json={"extension_type": 5}), 422, "invalid_request")
+    assert err["path"] == "extension_type"
     # ... and visitor_panel for a plugin without a toolbar
     assert (await api.post("/plugins/panel-only/render", json={"visitor_id": "v"})).status_code == 200
     assert (await api.post("/plugins/panel-only/event", json={"event_type": "button_click", "action_id": "a"})).status_code == 200

@@ -112,7 +112,10 @@ class RenderingRoutes:
         plugin_id = request.path_params["plugin_id"]
         body, raw = await read_body_and_json(request, RenderRequest, self.body_limit)
         project = project_of(request)
-        extension = extension or self._infer_extension(plugin_id, project, request.query_params.get("extension_type"))
+        if extension is None:
+            # the query parameter, else the same field in the body (as events carry it); never sent on to the plugin
+            requested = request.query_params.get("extension_type") or raw.get("extension_type")
+            extension = self._infer_extension(plugin_id, project, requested)
         params = with_raw_visitor(unstructure(body), raw)
         ui = await self._call(plugin_id, self.dispatcher.render(plugin_id, extension, params, project))
         return JSONResponse(ui)
