@@ -267,14 +267,24 @@ _RENDER_KEYS: dict[str, tuple[str, ...]] = {
 }
 _EVENT_KEYS = ("event_type", "action_id", "visitor_id", "session_id", "selected_id", "language", "form_data", "payload")
 #: Keys whose value is an object: ``{}`` when absent or null, never missing or null.
-_OBJECT_KEYS = frozenset({"visitor", "context", "form_data", "payload"})
+_OBJECT_KEYS = ("visitor", "context", "form_data", "payload")
 
 
-def _complete(keys: tuple[str, ...], given: dict[str, Any]) -> dict[str, Any]:
-    params = {key: ({} if key in _OBJECT_KEYS else None) for key in keys}
-    for key, value in given.items():
-        if value is not None or key not in _OBJECT_KEYS:
-            params[key] = value
+def _shape(keys: tuple[str, ...]) -> tuple[dict[str, None], tuple[str, ...]]:
+    """(every key → None, the object keys among them), computed once per method."""
+    return dict.fromkeys(keys), tuple(k for k in _OBJECT_KEYS if k in keys)
+
+
+_RENDER_SHAPES = {extension: _shape(keys) for extension, keys in _RENDER_KEYS.items()}
+_EVENT_SHAPE = _shape(_EVENT_KEYS)
+
+
+def _complete(shape: tuple[dict[str, None], tuple[str, ...]], given: dict[str, Any]) -> dict[str, Any]:
+    nulls, objects = shape
+    params = {**nulls, **given}
+    for key in objects:
+        if params[key] is None:
+            params[key] = {}
     return params
 
 
@@ -284,12 +294,12 @@ def render_params(extension: str, given: dict[str, Any]) -> dict[str, Any]:
     Missing scalars are null; ``visitor`` and ``context`` are ``{}`` when
     absent or null. Other keys in ``given`` are kept. ``given`` is not changed.
     """
-    return _complete(_RENDER_KEYS.get(extension, _RENDER_KEYS["visitor_panel"]), given)
+    return _complete(_RENDER_SHAPES.get(extension, _RENDER_SHAPES["visitor_panel"]), given)
 
 
 def event_params(given: dict[str, Any]) -> dict[str, Any]:
     """``*/event`` params: ``given`` plus every event key (``form_data``/``payload`` ``{}`` when absent or null)."""
-    return _complete(_EVENT_KEYS, given)
+    return _complete(_EVENT_SHAPE, given)
 
 
 def parse_body(obj: Any, cls: type[T]) -> T:
