@@ -79,3 +79,16 @@ def test_dev_token_command_refuses_a_ttl_past_the_maximum():
     assert out.returncode == 2 and "dev_token_max_ttl" in out.stderr
     ok = run_cli("dev-token", "--project", "p", "--user", "u", "--ttl", "30d", env={"TGO_SECRET": "s" * 32})
     assert ok.returncode == 0, ok.stderr
+
+
+def test_check_warns_about_an_open_control_plane():
+    out = run_cli("check", "--http", "0.0.0.0:8090", env={"TGO_SOCKET_PATH": "", "TGO_ADMIN_TOKEN": ""})
+    assert out.returncode == 0, out.stderr
+    assert "security warning: http_addr 0.0.0.0:8090 is not loopback and there is no admin token" in out.stdout
+    assert "http_allowed_hosts is empty" in out.stdout
+    quiet = run_cli("check", "--http", "0.0.0.0:8090", env={
+        "TGO_SOCKET_PATH": "", "TGO_ADMIN_TOKEN": "a" * 32, "TGO_HTTP_ALLOWED_HOSTS": "tgo-host"})
+    assert "no admin token" not in quiet.stdout and "http_allowed_hosts is empty" not in quiet.stdout
+    loopback = [line for line in run_cli("check", env={"TGO_SOCKET_PATH": ""}).stdout.splitlines()
+                if line.startswith("security warning") and "running as root" not in line]
+    assert loopback == []

@@ -138,6 +138,24 @@ def describe(settings: Settings) -> str:
     return "\n".join(f"{name} = {shown(name, value)}" for name, value in sorted(attrs.asdict(settings).items()))
 
 
+def security_warnings(settings: Settings) -> list[str]:
+    """What ``check`` should point out about who can reach the control plane (docs/security.md)."""
+    warnings = []
+    off_loopback = settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0])
+    if off_loopback and not settings.admin_token_file and not os.environ.get("TGO_ADMIN_TOKEN"):
+        warnings.append(
+            f"http_addr {settings.http_addr} is not loopback and there is no admin token: every caller the API "
+            "serves can install, start and stop plugins (set admin_token_file or TGO_ADMIN_TOKEN)"
+        )
+    if off_loopback and not settings.http_allowed_hosts:
+        warnings.append("http_allowed_hosts is empty: the Host header is not checked off loopback (DNS rebinding)")
+    if "*" in settings.http_allowed_hosts:
+        warnings.append("http_allowed_hosts contains '*': the Host header is not checked (DNS rebinding)")
+    if os.geteuid() == 0 and settings.managed_plugins_dir:
+        warnings.append("running as root: installed plugins run as root too; run the host as an unprivileged user")
+    return warnings
+
+
 def check_plugins(settings: Settings) -> bool:
     """Print what would be launched and every manifest error; False if any manifest is bad."""
     dirs = list(settings.plugin_dirs)
@@ -209,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check":
         print(describe(settings))
+        for warning in security_warnings(settings):
+            print(f"security warning: {warning}")
         return 0 if check_plugins(settings) else 1
     try:
         secret = read_secret(settings)
