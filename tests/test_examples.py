@@ -130,9 +130,9 @@ async def test_ticket_form_validates_stores_and_survives_restart(host, plugins, 
     action = await host.dispatcher.event(TICKETS, "chat_toolbar", {**submit, "form_data": {
         "title": "Login fails", "priority": "high", "category": "technical", "notify": True, "description": "500 on /login"}})
     assert action["action"] == "batch"
-    toast, close = action["data"]["actions"]
+    toast, close, refresh = action["data"]["actions"]
     assert toast["action"] == "show_toast" and toast["data"]["type"] == "success" and "#1" in toast["data"]["message"]
-    assert close == {"action": "close_modal", "data": {}}
+    assert close == {"action": "close_modal", "data": {}} and refresh == {"action": "refresh", "data": {}}
 
     async def listed() -> list[dict]:
         ui = await host.dispatcher.render(TICKETS, "visitor_panel", VISITOR)
@@ -162,6 +162,10 @@ async def test_order_dashboard_tabs(host, plugins):
     assert ui["template"] == "tabs" and ui["data"]["default_tab"] == "overview"
     contents = {tab["key"]: tab["content"]["template"] for tab in ui["data"]["items"]}
     assert sorted(contents.values()) == sorted(["stats", "timeline", "cards", "markdown", "empty", "loading"])
+    # the same customer as the CRM panel's (crm_panel/crm.json): the two panels agree
+    stats = next(t["content"] for t in ui["data"]["items"] if t["content"]["template"] == "stats")
+    figures = {item["label"]: item["value"] for item in stats["data"]["items"]}
+    assert figures == {"Orders": 24, "Total spent": "$12,840.50", "Returns": 1}
     cards = next(t["content"] for t in ui["data"]["items"] if t["content"]["template"] == "cards")
     product = cards["data"]["items"][0]
     action = await host.dispatcher.event(
@@ -303,7 +307,7 @@ async def test_all_examples_over_http(api, plugins, short_dir):
     assert missing["action"] == "show_toast" and missing["data"]["type"] == "error"
     created = (await api.post(f"/plugins/chat-toolbar/{TICKETS}/event",
                               json={**submit, "form_data": {"title": "Refund", "priority": "low"}})).json()
-    assert [a["action"] for a in created["data"]["actions"]] == ["show_toast", "close_modal"]
+    assert [a["action"] for a in created["data"]["actions"]] == ["show_toast", "close_modal", "refresh"]
     # the plugin has both extension points: without extension_type the toolbar answers (upstream's rule)
     assert (await api.post(f"/plugins/{TICKETS}/render", json={"visitor_id": "v-1001"})).json()["template"] == "form"
     ui = (await api.post(f"/plugins/{TICKETS}/render?extension_type=visitor_panel", json={"visitor_id": "v-1001"})).json()

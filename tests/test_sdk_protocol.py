@@ -401,9 +401,9 @@ def test_ticket_form_sqlite_survives_restart(fake):
         "title": "Login fails", "priority": "high", "category": "technical", "notify": True,
         "description": "since Monday"}})
     assert act["action"] == "batch"
-    toast, close = act["data"]["actions"]
+    toast, close, refresh = act["data"]["actions"]
     assert toast["action"] == "show_toast" and toast["data"]["type"] == "success"
-    assert close == {"action": "close_modal", "data": {}}
+    assert close == {"action": "close_modal", "data": {}} and refresh == {"action": "refresh", "data": {}}
     assert conn.result("visitor_panel/render", {"visitor_id": "nobody"})["template"] == "empty"
     shutdown(conn, proc)
 

@@ -6,8 +6,8 @@ Run: TGO_SOCKET_PATH=/path/to/tgo.sock python plugins_examples/order_dashboard/m
 
 from __future__ import annotations
 
+import json
 import sys
-import zlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +23,9 @@ from tgo_plugin import (
 )
 
 SHOP_URL = "https://shop.example.com/products/"
+CRM_FILE = Path(__file__).resolve().parents[1] / "crm_panel" / "crm.json"
+CUSTOMERS: dict = json.loads(CRM_FILE.read_text(encoding="utf-8"))["customers"] if CRM_FILE.exists() else {}
+
 PRODUCTS = [
     {"id": "p-100", "title": "Wireless earbuds", "price": "$79.00",
      "image": "https://shop.example.com/img/p-100.png", "description": "Noise cancelling"},
@@ -43,14 +46,17 @@ class OrderDashboard(TGOPlugin):
                                              refresh_on=["session_change", "manual"])]
 
     def on_visitor_panel_render(self, ctx: RenderContext):
-        seed = zlib.crc32((ctx.visitor_id or "anonymous").encode())  # stable demo numbers
-        orders = 3 + seed % 17
-        spent = orders * (40 + seed % 60)
+        # the same demo customers as the CRM panel, so the two panels agree
+        customer = CUSTOMERS.get(ctx.visitor_id or "", {})
+        recent = customer.get("orders", [])
+        orders = customer.get("order_count", len(recent))
+        spent = customer.get("total_spent", 0)
+        returns = sum(1 for o in recent if o.get("status") == "refunded")
 
         stats = (Stats()
                  .add("Orders", orders, icon="package", trend="+2", trend_type="up")
-                 .add("Total spent", f"${spent:,}", icon="wallet", color="#10B981")
-                 .add("Returns", seed % 3, icon="rotate-ccw", trend="-1", trend_type="down"))
+                 .add("Total spent", f"${spent:,.2f}", icon="wallet", color="#10B981")
+                 .add("Returns", returns, icon="rotate-ccw"))
         timeline = (Timeline(title="Latest order")
                     .add("Order placed", time="2024-05-02 09:14", status="success",
                          description="ORD-1042, 2 items")

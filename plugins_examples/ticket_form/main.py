@@ -139,7 +139,8 @@ class TicketPlugin(TGOPlugin):
             description=str(form.get("description") or ""))
         self.logger.info("created ticket #%d for visitor %s", ticket_id, ctx.visitor_id)
         return (Action.show_toast(f"Ticket #{ticket_id} created", type="success")
-                .then(Action.close_modal()))
+                .then(Action.close_modal())
+                .then(Action.refresh()))  # the Tickets panel shows the new ticket at once
 
     # visitor panel: this visitor's tickets
 

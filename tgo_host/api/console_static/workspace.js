@@ -48,6 +48,7 @@
   let openApp = null; // {id, iframe, targetOrigin, url}
   let panelSeq = 0;
   const modals = new Map(); // plugin id -> Set of modal handles
+  const drafts = new Map(); // visitor id -> the reply typed but not sent in that conversation
 
   // ---------------------------------------------------------------- layout
 
@@ -152,6 +153,7 @@
     if (!text) return;
     addMessage("agent", text);
     el.input.value = "";
+    drafts.delete(current.id);
     el.input.focus();
   }
 
@@ -164,7 +166,9 @@
 
   function selectVisitor(v) {
     if (v.id === current.id) return;
+    drafts.set(current.id, el.input.value);  // each conversation keeps its own unsent reply
     current = v;
+    el.input.value = drafts.get(v.id) || "";
     drawConversations();
     drawChat();
     loadPanels();
@@ -236,6 +240,17 @@
       return;
     }
     await runAction(action, actionContext(pluginId, extension, modal));
+    if (modal && modal.toolbar && !modal.closed && event.event_type === "item_select" && !keepsModalOpen(action)) {
+      modal.close();  // a pick is done once its action ran (a quick reply went into the input box)
+    }
+  }
+
+  /** Whether an action asks for the dialog it came from to stay: it shows or re-renders something. */
+  function keepsModalOpen(action) {
+    if (!isObj(action)) return false;
+    if (action.action === "batch") return arr(isObj(action.data) ? action.data.actions : []).some(keepsModalOpen);
+    return ["show_modal", "refresh", "noop"].includes(action.action)
+      || (action.action === "show_toast" && isObj(action.data) && action.data.type === "error");
   }
 
   function pluginName(id) {
