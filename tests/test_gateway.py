@@ -222,6 +222,9 @@ async def test_ai_tool_calls_without_project_id_reach_dev_plugins(stack):
         need(result, "ToolExecuteResponse", success=bool, content=(str, None))
         assert result["success"] is True and result["content"] == f"order A-1 via {plugin_id}"
         assert result["data"] == {"visitor_id": "v-1", "agent_id": "agent-7"}
+    # a call with only arguments: the plugin still gets every key
+    result = await gw.post(f"/plugins/tools/execute/{DEV_P}/lookup_order", {"arguments": {"order_id": "B-2"}})
+    assert result["success"] is True and result["data"] == {"visitor_id": None, "agent_id": None}
     # scoped to another project it stays hidden
     assert await gw.post(f"/plugins/tools/execute/{DEV_Q}/lookup_order", body, "P") is None
 

@@ -38,6 +38,7 @@ from tgo_host.model import (
     parse_ui,
     render_params,
     structure,
+    tool_params,
     ui_to_json,
     unstructure,
 )
@@ -678,6 +679,9 @@ def test_render_and_event_params_carry_every_key():
         "event_type": "button_click", "action_id": "a", "visitor_id": None, "session_id": None, "selected_id": None,
         "language": None, "form_data": {}, "payload": {"channel_id": "c"}}
     assert given == {"event_type": "button_click", "action_id": "a", "payload": {"channel_id": "c"}}  # not changed
+    assert tool_params({"tool_name": "t", "arguments": {"x": 1}, "agent_id": "a"}) == {
+        "tool_name": "t", "arguments": {"x": 1}, "visitor_id": None, "session_id": None, "agent_id": "a",
+        "language": None}
 
 
 def test_tool_execute_request_defaults():

@@ -8,7 +8,8 @@ Every ``*/render`` must carry ``visitor_id``, ``session_id``, ``visitor``
 ``language`` (``chat_toolbar/render`` also ``action_id`` and ``agent_id``);
 every ``*/event`` ``event_type``, ``action_id``, ``visitor_id``,
 ``session_id``, ``selected_id``, ``language``, ``form_data`` and ``payload``
-(objects). A call that lacks one is answered with JSON-RPC error -32602
+(objects); every ``tool/execute`` ``tool_name``, ``arguments``, ``visitor_id``,
+``session_id``, ``agent_id``, ``language``. A call that lacks one is answered with JSON-RPC error -32602
 naming what was wrong (where the Go SDK would crash). Otherwise the answer
 echoes the params: a ``text`` template whose text is the params as JSON, or a
 ``show_toast`` whose message is. Without ``--socket``/``--tcp`` it dials
@@ -41,7 +42,8 @@ RENDER_KEYS = {
     "chat_toolbar/render": ("action_id", "session_id", "visitor_id", "visitor", "agent_id", "context", "language"),
 }
 EVENT_KEYS = ("event_type", "action_id", "visitor_id", "session_id", "selected_id", "language", "form_data", "payload")
-OBJECT_KEYS = ("visitor", "context", "form_data", "payload")
+TOOL_KEYS = ("tool_name", "arguments", "visitor_id", "session_id", "agent_id", "language")
+OBJECT_KEYS = ("visitor", "context", "form_data", "payload", "arguments")
 
 if args.tcp:
     host, port = args.tcp.rsplit(":", 1)
@@ -131,6 +133,10 @@ while True:
             result = {"action": "show_toast", "data": {"message": echo, "type": "success"}}
         send({"jsonrpc": "2.0", "id": mid, "result": result})
     elif method == "tool/execute":
+        wrong = problems(params, TOOL_KEYS)
+        if wrong:
+            send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": f"{method}: " + "; ".join(wrong)}})
+            continue
         send({"jsonrpc": "2.0", "id": mid, "result": {
             "success": True, "content": f"order {params['arguments'].get('order_id')} via {args.id}",
             "data": {"visitor_id": params.get("visitor_id"), "agent_id": params.get("agent_id")}}})

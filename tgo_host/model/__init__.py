@@ -53,6 +53,7 @@ from .params import (
     parse_send_result,
     parse_tool_result,
     render_params,
+    tool_params,
 )
 from .register import (
     CAPABILITY_TYPES,
@@ -130,6 +131,7 @@ __all__ = [
     "parse_ui",
     "render_params",
     "structure",
+    "tool_params",
     "ui_to_json",
     "unstructure",
 ]

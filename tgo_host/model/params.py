@@ -7,8 +7,9 @@ as parsed: the web app puts ``channel_id``, ``channel_type``,
 ``platform_type`` (and more) into the visitor-panel ``context`` and plugins
 key their data on them, so the host forwards it unchanged.
 
-:func:`render_params` / :func:`event_params` give every host -> plugin
-render/event call its complete key set, as the upstream runtime does.
+:func:`render_params` / :func:`event_params` / :func:`tool_params` give
+every host -> plugin render, event and tool call its complete key set, as the
+upstream runtime does.
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ _RENDER_KEYS: dict[str, tuple[str, ...]] = {
     "chat_toolbar": ("action_id", "session_id", "visitor_id", "visitor", "agent_id", "context", "language"),
 }
 _EVENT_KEYS = ("event_type", "action_id", "visitor_id", "session_id", "selected_id", "language", "form_data", "payload")
+_TOOL_KEYS = ("tool_name", "arguments", "visitor_id", "session_id", "agent_id", "language")
 #: Keys whose value is an object: ``{}`` when absent or null, never missing or null.
 _OBJECT_KEYS = ("visitor", "context", "form_data", "payload")
 
@@ -277,6 +279,7 @@ def _shape(keys: tuple[str, ...]) -> tuple[dict[str, None], tuple[str, ...]]:
 
 _RENDER_SHAPES = {extension: _shape(keys) for extension, keys in _RENDER_KEYS.items()}
 _EVENT_SHAPE = _shape(_EVENT_KEYS)
+_TOOL_SHAPE = _shape(_TOOL_KEYS)
 
 
 def _complete(shape: tuple[dict[str, None], tuple[str, ...]], given: dict[str, Any]) -> dict[str, Any]:
@@ -300,6 +303,14 @@ def render_params(extension: str, given: dict[str, Any]) -> dict[str, Any]:
 def event_params(given: dict[str, Any]) -> dict[str, Any]:
     """``*/event`` params: ``given`` plus every event key (``form_data``/``payload`` ``{}`` when absent or null)."""
     return _complete(_EVENT_SHAPE, given)
+
+
+def tool_params(given: dict[str, Any]) -> dict[str, Any]:
+    """``tool/execute`` params: ``given`` plus ``visitor_id``, ``session_id``, ``agent_id``, ``language`` (null when not given)."""
+    params = {**_TOOL_SHAPE[0], **given}
+    if params["arguments"] is None:
+        params["arguments"] = {}
+    return params
 
 
 def parse_body(obj: Any, cls: type[T]) -> T:

@@ -32,6 +32,7 @@ from ..model import (
     parse_ui,
     render_params,
     event_params,
+    tool_params,
     ui_to_json,
     unstructure,
 )
@@ -223,8 +224,11 @@ class Dispatcher:
         )
 
     async def tool_execute(self, plugin_id: str, params: dict[str, Any], project_id: str | None = None) -> dict[str, Any]:
+        """``tool/execute`` with complete params → validated ``{success, content, data, error}``."""
         session = self.session(plugin_id, project_id, "mcp_tools")
-        return await self._call(session, "tool/execute", params, lambda r: unstructure(parse_tool_result(r)))
+        return await self._call(
+            session, "tool/execute", tool_params(params), lambda r: unstructure(parse_tool_result(r))
+        )
 
     async def render_visitor_panels(self, params: dict[str, Any], project_id: str | None = None) -> FanOut:
         """Render every visible visitor panel concurrently, all under the one render deadline.
