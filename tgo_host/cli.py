@@ -20,6 +20,7 @@ from .plugins.auth import mint_dev_token
 from .plugins.listener import SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
 from .marketplace.installer import open_marketplace
+from .marketplace.toolsync import attach_toolsync
 from .plugins.supervisor import Supervisor
 from .settings import Settings
 
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     host.supervisor = Supervisor(settings, host.registry)
     if settings.managed_plugins_dir:
         open_marketplace(settings, host.supervisor).attach(host)
+    if settings.ai_service_url:
+        attach_toolsync(host)
     if settings.http_addr != "off":
         host.services.append(http_service)
     try:

@@ -64,6 +64,11 @@ class Settings:
     max_archive_files: int = 10000  # an archive with more entries than this is refused
     max_redirects: int = 5  # redirects followed per fetch (each target re-checked against install_sources)
     build_timeout: float = 600.0  # one clone/build step (git clone, pip install, npm install, go build)
+    # announcing plugins' MCP tools to the TGO AI service (off when unset)
+    ai_service_url: str | None = None  # e.g. http://tgo-ai:8081; or TGO_AI_SERVICE_URL
+    ai_sync_retry_delay: float = 1.0  # first back-off after a failed call; doubles ...
+    ai_sync_max_delay: float = 60.0  # ... up to this
+    ai_tool_sync_grace: float = 30.0  # a plugin disconnected this long is gone: its tools are removed
     restart_delay: float = 1.0  # first back-off; a manifest's runtime.restart_delay overrides it
     restart_max_delay: float = 60.0
     crash_loop_restarts: int = 5  # this many unexpected exits ...

@@ -38,6 +38,17 @@ class _HostCollector(Collector):
             restarts = CounterMetricFamily("tgo_supervisor_restarts", "Launched plugin processes restarted")
             restarts.add_metric([], supervisor.total_restarts())
             yield restarts
+        toolsync = getattr(host, "toolsync", None)
+        if toolsync is not None:
+            synced = CounterMetricFamily("tgo_ai_tools_synced", "MCP tools announced to the AI service")
+            synced.add_metric([], toolsync.tools_synced)
+            yield synced
+            failures = CounterMetricFamily("tgo_ai_tool_sync_failures", "Failed calls to the AI service (retried)")
+            failures.add_metric([], toolsync.failures)
+            yield failures
+            removals = CounterMetricFamily("tgo_ai_tool_removals", "Plugins whose tools were removed from the AI service")
+            removals.add_metric([], toolsync.removals)
+            yield removals
 
 
 class HostMetrics:

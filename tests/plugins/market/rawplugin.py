@@ -43,7 +43,7 @@ def recv():
 
 capabilities = [{"type": "visitor_panel", "title": "Market", "icon": "box"}]
 if META.get("tools"):
-    capabilities.append({"type": "mcp_tools", "tools": META["tools"]})
+    capabilities.append({"type": "mcp_tools", "title": "Tools", "tools": META["tools"]})
 print(f"{META['id']} {META['version']} up {GREETING}", flush=True)
 send({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {
     "id": META["id"], "name": META["id"], "version": META["version"], "capabilities": capabilities}})
