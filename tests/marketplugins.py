@@ -24,12 +24,12 @@ def manifest_yaml(plugin_id: str, version: str, language: str = "python", extra:
 
 
 def python_tree(path: str, plugin_id: str, version: str, *, wheel: bool = False, tools: list | None = None,
-                crash: str | None = None, requirements: str | None = None) -> str:
+                crash: str | None = None, requirements: str | None = None, hang: bool = False) -> str:
     """A plugin directory: main.py (the stdlib raw plugin), meta.json, plugin.yml; optionally a wheel requirement."""
     os.makedirs(path, exist_ok=True)
     shutil.copy(HERE / "rawplugin.py", os.path.join(path, "main.py"))
     with open(os.path.join(path, "meta.json"), "w") as fh:
-        json.dump({"id": plugin_id, "version": version, "tools": tools or [], "crash": crash}, fh)
+        json.dump({"id": plugin_id, "version": version, "tools": tools or [], "crash": crash, "hang": hang}, fh)
     with open(os.path.join(path, "plugin.yml"), "w") as fh:
         fh.write(manifest_yaml(plugin_id, version))
     if wheel:

@@ -1,6 +1,7 @@
 """Build steps of an install: ``git clone``, ``go build``, a Python venv + ``pip install -r``, ``npm install``.
 
-Each step is a subprocess in its own process group, under ``build_timeout``;
+Each step is a subprocess in its own process group (dying with the host),
+under ``build_timeout``;
 its output lines go to ``on_line`` (the installer summarises them into the
 progress stream and keeps them for the plugin's log). A step that fails,
 times out or whose toolchain is missing raises :class:`BuildError` naming the
@@ -13,13 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from collections import deque
 from typing import Callable
 
 import trio
 
+from ..plugins.launch import launch
 from .models import BuildConfig, GoConfig, NodeConfig, PythonConfig
 
 TAIL = 8  # output lines quoted in a failure
@@ -39,36 +40,43 @@ def require_tool(name: str, language: str) -> str:
 
 async def run_step(label: str, argv: list[str], cwd: str, timeout: float, on_line: Callable[[str], None],
                    env: dict[str, str] | None = None) -> None:
-    """Run one step; raises :class:`BuildError` on a non-zero exit or past ``timeout`` seconds."""
+    """Run one step; raises :class:`BuildError` on a non-zero exit or past ``timeout`` seconds.
+
+    Started like a plugin (:func:`~tgo_host.plugins.launch.launch`): its own
+    session, and it dies with the host even if the host is SIGKILLed.
+    """
     tail: deque[str] = deque(maxlen=TAIL)
     full_env = dict(os.environ)
     full_env.pop("NOTIFY_SOCKET", None)
     full_env.update(env or {})
+
+    def line_out(raw: bytes) -> None:
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")[:2000]
+        tail.append(line)
+        on_line(line)
+
+    async def pump(stream: trio.abc.ReceiveStream) -> None:
+        pending = b""
+        while True:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line_out(raw)
+        if pending:
+            line_out(pending)
+
     try:
-        proc = await trio.lowlevel.open_process(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+        proc = await launch(argv, cwd=cwd, env=full_env)
     except OSError as exc:
         raise BuildError(f"{label}: cannot run {argv[0]}: {exc.strerror or exc}") from None
-    timed_out = False
     try:
         with trio.move_on_after(timeout) as scope:
-            assert proc.stdout is not None
-            pending = b""
-            while True:
-                chunk = await proc.stdout.receive_some(65536)
-                if not chunk:
-                    break
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    line = raw.rstrip(b"\r").decode("utf-8", "replace")[:2000]
-                    tail.append(line)
-                    on_line(line)
-            if pending:
-                line = pending.decode("utf-8", "replace")[:2000]
-                tail.append(line)
-                on_line(line)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, proc.stdout)
+                nursery.start_soon(pump, proc.stderr)
             await proc.wait()
         timed_out = scope.cancelled_caught
     finally:
@@ -76,12 +84,12 @@ async def run_step(label: str, argv: list[str], cwd: str, timeout: float, on_lin
             if proc.returncode is None:
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
+                except (ProcessLookupError, PermissionError):
                     pass
                 with trio.move_on_after(5):
                     await proc.wait()
-            if proc.stdout is not None:
-                await proc.stdout.aclose()
+            for stream in (proc.stdout, proc.stderr):
+                await stream.aclose()
     quoted = ("; last output:\n" + "\n".join(tail)) if tail else ""
     if timed_out:
         raise BuildError(f"{label}: timed out after {timeout:g} s (build_timeout){quoted}")

@@ -20,6 +20,11 @@ try:
     GREETING = greet_lib.greeting()
 except ImportError:
     GREETING = ""
+if META.get("hang"):
+    import time
+
+    print("hanging without registering", flush=True)
+    time.sleep(3600)
 if META.get("crash"):
     print("crashing on purpose: " + META["crash"], flush=True)
     sys.exit(3)
