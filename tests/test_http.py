@@ -105,7 +105,8 @@ async def test_fan_out_shape_order_and_errors_within_deadline(api, plugins, sett
     body = response.json()
     assert [p["plugin_id"] for p in body["panels"]] == ["p1", "p3"]
     panel = body["panels"][0]
-    assert set(panel) == {"plugin_id", "title", "icon", "priority", "ui"}
+    assert set(panel) == {"plugin_id", "title", "icon", "priority", "ui", "warnings"}
+    assert panel["warnings"] == []
     assert panel["ui"]["template"] == "key_value" and "v-9" in str(panel["ui"])
     errors = {e["plugin_id"]: e for e in body["errors"]}
     assert errors["hang"]["error"] == "timeout" and errors["broken"]["error"] == "invalid_result"

@@ -38,7 +38,10 @@ import trio
 
 from reliability_stats import Counter, record
 from tgo_host.api.lifecycle import InstallRequest
-from tgo_host.model.fields import HttpUrl, LinkUrl
+from tgo_host.model.actions import UnknownAction
+from tgo_host.model.fields import Flag, Hint, HttpUrl, ImageUrl, LinkUrl, Measure, Text, Value, Width
+from tgo_host.model.ui import UnknownTemplate
+from tgo_host.model.urls import is_script_url
 from tgo_host.model import (
     ACTION_NAMES,
     Action,
@@ -150,11 +153,30 @@ def shaped(tp, depth: int = 0):
         return st.integers(-5, 1000)
     if tp is float:
         return st.integers(-5, 1000) | st.floats(-1e6, 1e6, allow_nan=False)
-    if tp is HttpUrl or tp is LinkUrl:
-        return st.sampled_from(URLS[:2] * 4 + URLS)
+    if tp is HttpUrl or tp is LinkUrl or tp is ImageUrl:
+        return st.sampled_from(URLS[:2] * 4 + URLS + ["mailto:a@b.c", "tel:+1", "data:image/png;base64,AA=="])
+    # the lenient plugin-output types: mostly what they expect, often what plugins send instead
+    if tp is Text:
+        return st.text(max_size=12) | st.integers(-5, 1000) | st.booleans() | st.none()
+    if tp is Hint:
+        return st.sampled_from(["", "primary", "link", "status", "_blank", "email", "30%"]) | st.text(max_size=6) | st.integers()
+    if tp is Flag:
+        return st.booleans() | st.sampled_from(["true", "FALSE", "", "maybe", 0, 1, 2])
+    if tp is Measure:
+        return st.integers(-5, 1000) | st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from(["", "tall"])
+    if tp is Width:
+        return st.integers(0, 1000) | st.sampled_from(["30%", "80px", "", True])
+    if tp is Value:
+        return json_scalars
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
         return st.sampled_from(args)
+    if origin in (typing.Union, types.UnionType) and (UnknownTemplate in args or UnknownAction in args):
+        known = [a for a in args if a not in (UnknownTemplate, UnknownAction)]
+        tag = "template" if UnknownTemplate in args else "action"
+        unknown = st.builds(lambda n, d: {tag: n, "data": d}, st.sampled_from(["chart", "map", "x"]) | st.text(max_size=5),
+                            st.none() | st.just({}) | st.dictionaries(st.text(max_size=4), json_scalars, max_size=2))
+        return shaped(typing.Union[tuple(known)], depth) | unknown
     if origin in (typing.Union, types.UnionType):
         tagged_shape = _tagged_shape([a for a in args if a is not type(None)])
         if tagged_shape is not None:
@@ -515,6 +537,44 @@ def test_ui_and_action_parsers_raise_only_validation_errors_and_normalise_idempo
 
     prop()
     record("properties.models_ui_action", examples=counter.n, **counter.kinds)
+
+
+URL_KEYS = frozenset({"url", "link", "image", "href", "src"})
+
+
+def _script_urls(value, free_form: bool = False):
+    """Script URLs in URL positions of normalised output (free-form rows and defaults excepted)."""
+    if isinstance(value, dict):
+        if not free_form and value.get("type") == "link" and isinstance(value.get("value"), str):
+            if is_script_url(value["value"]):
+                yield value["value"]
+        for key, item in value.items():
+            if not free_form and key in URL_KEYS and isinstance(item, str) and is_script_url(item):
+                yield item
+            yield from _script_urls(item, free_form or key in ("rows", "default", "options"))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _script_urls(item, free_form)
+
+
+@pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine
+def test_nothing_unsafe_is_passed_on():
+    """Whatever is accepted carries no script URL in any URL position, nor in an unknown field's value."""
+    counter = Counter()
+
+    @BOUNDED
+    @given(templates, actions)
+    def prop(ui_value, action_value):
+        template = only_validation_errors(parse_ui, ui_value)
+        if template is not None:
+            assert list(_script_urls(ui_to_json(template))) == []
+        action = only_validation_errors(parse_action, action_value)
+        if action is not None:
+            assert list(_script_urls(action_to_json(action))) == []
+        counter.tick("accepted" if template is not None or action is not None else "refused")
+
+    prop()
+    record("properties.nothing_unsafe_passed_on", examples=counter.n, **counter.kinds)
 
 
 @pytest.mark.timeout(180)  # hypothesis examples: ~20-30 s on a loaded machine

@@ -37,7 +37,7 @@ UI = {"template": "group", "data": {"items": [
     {"template": "table", "data": {"title": IMG, "columns": [{"key": "a", "label": IMG}, {"key": "b", "label": "b", "type": "badge"}],
                                    "rows": [{"a": IMG, "b": {"text": IMG, "color": "red"}}]}},
     {"template": "list", "data": {"title": IMG, "searchable": True, "items": [{"id": "x", "title": IMG, "description": IMG}]}},
-    {"template": "card", "data": {"title": IMG, "subtitle": IMG, "image": "javascript:window.__xss=9", "tags": [{"text": IMG}],
+    {"template": "card", "data": {"title": IMG, "subtitle": IMG, "image": "x\" onerror=\"window.__xss=9", "tags": [{"text": IMG}],
                                   "fields": [{"label": IMG, "value": IMG}], "footer": IMG}},
     {"template": "action", "data": {"buttons": [{"id": "js", "label": "Open " + IMG, "type": "danger"}]}},
 ]}}

@@ -6,6 +6,8 @@ Routes (all under ``/console``; the pages call the ordinary HTTP API from the br
 - ``/console/gallery``    every JSON-UI template and JSON-ACTION action with sample data
 - ``/console/plugins``    connected plugins, and launched processes when a supervisor is present
 - ``/console/static/…``   HTML/CSS/JS assets from ``console_static/`` (no build step)
+- ``/console/fixups``     per plugin: what validation fixed up or refused in its output
+                          (counts by kind, the last few examples, register-time fix-ups)
 - ``/console/events``     server-sent events: ``snapshot`` once, then ``plugin`` on every
                           connect/disconnect (``resync`` if this client fell behind)
 
@@ -213,6 +215,7 @@ class Console:
             Route("/console/gallery", self.page("gallery"), methods=["GET"]),
             Route("/console/plugins", self.page("plugins"), methods=["GET"]),
             Route("/console/events", self.events, methods=["GET"]),
+            Route("/console/fixups", self.fixups, methods=["GET"]),
             Route("/console/static/{path:path}", self.static, methods=["GET"]),
         ]
 
@@ -243,6 +246,20 @@ class Console:
             raise ApiError(503, "too_many_streams", f"at most {MAX_STREAMS} console event streams at once",
                            headers={"Retry-After": "5"})
         return EventStream(self, project_of(request))
+
+    async def fixups(self, request: Request) -> Response:
+        """``{plugins: {id: {total, counts, recent, registration}}}`` for plugins with any fix-up."""
+        report = self.host.dispatcher.fixups
+        plugins: dict[str, Any] = {}
+        for plugin_id in report.counts():
+            plugins[plugin_id] = {**report.summary(plugin_id), "registration": []}
+        for session in self.host.registry.all_sessions():
+            noted = getattr(session, "registration_fixups", None)
+            if noted and session.plugin_id:
+                entry = plugins.setdefault(session.plugin_id, {**report.summary(session.plugin_id), "registration": []})
+                entry["registration"] = [f.to_json() for f in noted]
+                entry["total"] += len(noted)
+        return Response(orjson.dumps({"plugins": plugins}), media_type="application/json", headers=SECURITY_HEADERS)
 
     async def _file(self, path: Path, request: Request, *, document: bool) -> Response:
         data = await trio.Path(path).read_bytes()

@@ -33,6 +33,15 @@ class _HostCollector(Collector):
         dropped = CounterMetricFamily("tgo_dropped_responses", "Plugin responses matching no request in flight")
         dropped.add_metric([], host.dropped_responses())
         yield dropped
+        fixups = CounterMetricFamily(
+            "tgo_plugin_fixups",
+            "Values in plugin results the host fixed up or refused, by plugin and kind (docs/validation.md)",
+            labels=["plugin_id", "kind"],
+        )
+        for plugin_id, counts in host.dispatcher.fixups.counts().items():
+            for kind, count in counts.items():
+                fixups.add_metric([plugin_id, kind], count)
+        yield fixups
         supervisor = getattr(host, "supervisor", None)
         if supervisor is not None:
             restarts = CounterMetricFamily("tgo_supervisor_restarts", "Launched plugin processes restarted")

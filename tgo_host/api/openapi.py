@@ -124,12 +124,22 @@ _STATIC_SCHEMAS: dict[str, Any] = {
     "JsonUi": {
         "type": "object",
         "required": ["template", "data"],
-        "properties": {"template": {"type": "string"}, "data": {"type": "object"}},
+        "properties": {"template": {"type": "string"}, "data": {"type": "object"},
+                       "warnings": {"type": "array", "items": _ref("Warning")}},
     },
     "JsonAction": {
         "type": "object",
         "required": ["action", "data"],
-        "properties": {"action": {"type": "string"}, "data": {"type": "object"}},
+        "properties": {"action": {"type": "string"}, "data": {"type": "object"},
+                       "warnings": {"type": "array", "items": _ref("Warning")}},
+    },
+    "Warning": {
+        "type": "object",
+        "description": "What the host fixed up in a plugin's result (docs/validation.md)",
+        "required": ["path", "kind", "message"],
+        "properties": {"path": {"type": "string"},
+                       "kind": {"type": "string", "enum": ["coerced", "dropped", "placeholder", "skipped", "filled"]},
+                       "message": {"type": "string"}},
     },
     "Operation": {
         "type": "object",
@@ -213,10 +223,10 @@ def build_openapi() -> dict[str, Any]:
     obj = {"type": "object"}
     panel = {
         "type": "object",
-        "required": ["plugin_id", "title", "priority", "ui"],
+        "required": ["plugin_id", "title", "priority", "ui", "warnings"],
         "properties": {"plugin_id": {"type": "string"}, "title": {"type": "string"},
                        "icon": {"type": "string", "nullable": True}, "priority": {"type": "integer"},
-                       "ui": _ref("JsonUi")},
+                       "ui": _ref("JsonUi"), "warnings": {"type": "array", "items": _ref("Warning")}},
     }
     panel_error = {
         "type": "object",

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from ..model import (
     ChannelSendMessageParams,
     EventRequest,
+    FixUp,
     RenderRequest,
     ToolExecuteRequest,
     VisitorPanelRenderRequest,
@@ -117,8 +118,9 @@ class RenderingRoutes:
             requested = request.query_params.get("extension_type") or raw.get("extension_type")
             extension = self._infer_extension(plugin_id, project, requested)
         params = with_raw_visitor(unstructure(body), raw)
-        ui = await self._call(plugin_id, self.dispatcher.render(plugin_id, extension, params, project))
-        return JSONResponse(ui)
+        warnings: list[FixUp] = []
+        ui = await self._call(plugin_id, self.dispatcher.render(plugin_id, extension, params, project, warnings=warnings))
+        return JSONResponse(with_warnings(ui, warnings))
 
     async def _event(self, request: Request, extension: str | None) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
@@ -128,8 +130,11 @@ class RenderingRoutes:
             extension = self._infer_extension(plugin_id, project, body.extension_type)
         params = unstructure(body)
         params.pop("extension_type", None)
-        action = await self._call(plugin_id, self.dispatcher.event(plugin_id, extension, params, project))
-        return JSONResponse(action)
+        warnings: list[FixUp] = []
+        action = await self._call(
+            plugin_id, self.dispatcher.event(plugin_id, extension, params, project, warnings=warnings)
+        )
+        return JSONResponse(with_warnings(action, warnings))
 
     def _infer_extension(self, plugin_id: str, project: str | None, requested: str | None) -> str:
         """``extension_type`` if given, else the dispatcher's default (chat_toolbar if declared, else visitor_panel)."""
@@ -151,7 +156,8 @@ class RenderingRoutes:
         return JSONResponse(
             {
                 "panels": [
-                    {"plugin_id": p.plugin_id, "title": p.title, "icon": p.icon, "priority": p.priority, "ui": p.ui}
+                    {"plugin_id": p.plugin_id, "title": p.title, "icon": p.icon, "priority": p.priority, "ui": p.ui,
+                     "warnings": [w.to_json() for w in p.warnings]}
                     for p in fan_out.panels
                 ],
                 "errors": [
@@ -223,6 +229,13 @@ def with_raw_visitor(params: dict[str, Any], raw: Any) -> dict[str, Any]:
     if isinstance(visitor, dict):
         params["visitor"] = visitor
     return params
+
+
+def with_warnings(result: dict[str, Any], warnings: list[FixUp]) -> dict[str, Any]:
+    """``result`` plus ``"warnings"`` (what validation fixed up), when there are any."""
+    if not warnings:
+        return result
+    return {**result, "warnings": [w.to_json() for w in warnings]}
 
 
 def project_of(request: Request) -> str | None:

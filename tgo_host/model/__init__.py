@@ -3,6 +3,32 @@ JSON-ACTION, validated through one cattrs converter. No I/O here.
 
 Every ``parse_*`` function raises `ValidationError` (``.path``, ``.reason``)
 for the first bad value; nothing else escapes for bad input.
+
+Validation policy for what plugins send (docs/validation.md has the table):
+lenient in what plugins send, exact in what the web app gets.
+
+* Reject only what is unsafe or structurally meaningless: a result that is
+  not an object, a missing or unknown top-level template or action, a
+  missing required field, a script-capable URL (``javascript:``,
+  ``vbscript:``, ``file:``, ``data:`` except raster images) in any URL
+  position, an object or array where a scalar is shown, a list field that is
+  not a list.
+* Normalise what has an obvious meaning: ``""`` or null for an optional hint
+  reads as absent, null for an optional field as its default, null for a
+  shown value or required text as ``""``, an integer-valued float as an int,
+  ``"true"``/``"false"`` as booleans, a number or boolean where text is
+  expected as its text.
+* Keep what is not understood: unknown hint strings (``type: "link"``,
+  ``width: "30%"``, ``type: "email"``), unknown extra fields (written back
+  out; a script URL among them is left out), free-form objects (``context``,
+  ``payload``, ``form_data``, table rows) as given.
+* Degrade locally: an unknown template nested in ``group``/``tabs``/
+  ``show_modal`` becomes a placeholder (``{"template": NAME, "data": {}}``,
+  shown as an "unknown template" box); an unknown ``batch`` sub-action is left
+  out; an optional hint of the wrong type is left out.
+* Report: every change of meaning is noted as a `FixUp` (path, kind,
+  message); `collecting` gathers them for one parse, and the dispatcher passes
+  them on as ``warnings``.
 """
 
 from .actions import (
@@ -23,6 +49,7 @@ from .actions import (
 )
 from .converter import converter, structure, unstructure
 from .errors import ValidationError
+from .fixups import FixUp, collecting
 from .params import (
     ChannelManifest,
     ChannelSendMessageParams,
@@ -88,6 +115,7 @@ __all__ = [
     "CloseModalAction",
     "CopyTextAction",
     "EventRequest",
+    "FixUp",
     "IframeConfig",
     "InsertTextAction",
     "Location",
@@ -119,6 +147,7 @@ __all__ = [
     "VisitorPanelRenderParams",
     "VisitorPanelRenderRequest",
     "action_to_json",
+    "collecting",
     "converter",
     "event_params",
     "parse_action",

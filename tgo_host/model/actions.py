@@ -3,77 +3,97 @@
 An action is ``{"action": NAME, "data": {...}}``; each class below is one
 action's ``data`` and names itself in the ``action`` ClassVar. ``data`` may be
 left out for actions without required fields (refresh, close_modal, noop).
-``open_url`` only takes absolute http(s) URLs, so no front end is ever handed a
-``javascript:`` link. Spec defaults (``replace=False``, ``duration=3000``) are
-materialised and appear in `action_to_json` output.
+``open_url`` takes any URL a link may have (relative, http(s), mailto:, tel:
+...) but never a script-capable one, so no front end is ever handed a
+``javascript:`` link. Empty hint strings (the Go SDK's "not given") read as
+absent. A ``batch`` sub-action with an unknown name is left out (the web app
+skips it); an unknown top-level action is an error. Spec defaults
+(``replace=False``, ``duration=3000``) are materialised and appear in
+`action_to_json` output.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Union
+
+import attrs
 
 from .converter import converter, structure, to_validation_error, unstructure
 from .errors import ValidationError
-from .fields import HttpUrl, Number, model
+from .fields import Flag, Hint, LinkUrl, Measure, Open, Text, model
+from .fixups import SKIPPED, note
 from .tagged import register_tagged_union
-from .ui import Template, ui_to_json
+from .ui import Template, UnknownTemplate, structure_child, ui_to_json
+
 
 @model
-class OpenUrlAction:
+class OpenUrlAction(Open):
     action: ClassVar[str] = "open_url"
-    url: HttpUrl
-    target: Literal["_blank", "_self"] | None = None
+    url: LinkUrl
+    target: Hint | None = None  # _blank (the default), _self, or a window name
+
 
 @model
-class InsertTextAction:
+class InsertTextAction(Open):
     action: ClassVar[str] = "insert_text"
-    text: str
-    replace: bool = False
+    text: Text
+    replace: Flag = False
+
 
 @model
-class SendMessageAction:
+class SendMessageAction(Open):
     action: ClassVar[str] = "send_message"
-    content: str
-    content_type: Literal["text", "markdown"] | None = None
+    content: Text
+    content_type: Hint | None = None  # text, markdown
+
 
 @model
-class ShowToastAction:
+class ShowToastAction(Open):
     action: ClassVar[str] = "show_toast"
-    message: str
-    type: Literal["success", "error", "warning", "info"] | None = None
-    duration: Number = 3000
+    message: Text
+    type: Hint | None = None  # success (the default), error, warning, info
+    duration: Measure = 3000
+
 
 @model
-class CopyTextAction:
+class CopyTextAction(Open):
     action: ClassVar[str] = "copy_text"
-    text: str
-    toast: str | None = None
+    text: Text
+    toast: Text | None = None
+
 
 @model
-class RefreshAction:
+class RefreshAction(Open):
     action: ClassVar[str] = "refresh"
 
-@model
-class CloseModalAction:
-    action: ClassVar[str] = "close_modal"
 
 @model
-class ShowModalAction:
+class CloseModalAction(Open):
+    action: ClassVar[str] = "close_modal"
+
+
+@model
+class ShowModalAction(Open):
     """A dialog showing ``content``; on the wire ``{"title", "template", "data"}``."""
 
     action: ClassVar[str] = "show_modal"
-    content: Template
-    title: str | None = None
+    content: Template | UnknownTemplate
+    title: Text | None = None
+
 
 @model
-class NoopAction:
+class NoopAction(Open):
     action: ClassVar[str] = "noop"
-    log: str | None = None
+    log: Text | None = None
+
 
 @model
-class BatchAction:
+class BatchAction(Open):
     action: ClassVar[str] = "batch"
-    actions: list[Action]
+    actions: list[Step]
+
+    def __attrs_post_init__(self) -> None:
+        self.actions = [a for a in self.actions if a.__class__ is not UnknownAction]
 
 Action = Union[
     OpenUrlAction,
@@ -89,18 +109,36 @@ Action = Union[
 ]
 ACTION_NAMES: tuple[str, ...] = tuple(cls.action for cls in Action.__args__)
 
-_structure_template = converter.get_structure_hook(Template)
-_structure_title = converter.get_structure_hook(str | None)
+
+@attrs.define
+class UnknownAction:
+    """A ``batch`` sub-action no front end knows; `BatchAction` leaves it out."""
+
+    name: str
+
+
+#: One sub-action of a ``batch``.
+Step = Union[Action, UnknownAction]
+
+_structure_title = converter.get_structure_hook(Text | None)
+
+
+def _structure_step(obj: Any, _: Any) -> Any:
+    name = obj.get("action") if obj.__class__ is dict else None
+    if name.__class__ is str and name not in ACTION_NAMES:
+        note(SKIPPED, f"unknown action {name[:60]!r} left out of the batch (the web app skips it)")
+        return UnknownAction(name)
+    return _structure_action(obj, Action)
 
 
 def _structure_show_modal(data: Any, _: Any) -> ShowModalAction:
     if data.__class__ is not dict:
         raise ValidationError("", "expected an object")
     try:
-        title = _structure_title(data.get("title"), str | None)
+        title = _structure_title(data.get("title"), Text | None)
     except Exception as exc:
         raise to_validation_error(exc, "title") from None
-    return ShowModalAction(content=_structure_template(data, Template), title=title)
+    return ShowModalAction(content=structure_child(data), title=title)
 
 
 def _unstructure_show_modal(modal: ShowModalAction) -> dict[str, Any]:
@@ -110,7 +148,9 @@ def _unstructure_show_modal(modal: ShowModalAction) -> dict[str, Any]:
 
 
 converter.register_structure_hook(ShowModalAction, _structure_show_modal)
-register_tagged_union(
+converter.register_structure_hook(Step, _structure_step)
+attrs.resolve_types(BatchAction, globals())
+_structure_action = register_tagged_union(
     Action, tag="action", noun="action", envelope=True, what="a JSON-ACTION", data_optional=True
 )
 converter.register_unstructure_hook(ShowModalAction, _unstructure_show_modal)

@@ -2,12 +2,17 @@
 
 Hooks registered here (everything else is cattrs' generated code):
 
-* ``str``/``int``/``bool`` take exactly that JSON type; ``float`` (`Number`)
-  takes int or float but not bool; nothing is coerced.
+* ``str``/``bool`` take exactly that JSON type; ``int`` also takes an
+  integer-valued float (``5.0`` -> ``5``); ``float`` (`Number`) takes int or
+  float but not bool.
 * ``X | None`` takes null; ``list[X]`` takes only a list; ``Literal[...]``
   answers "must be one of ..."; attrs classes take only a dict.
-* A field whose default is a factory (``[]``, ``{}``) also takes null.
-* `HttpUrl`/`LinkUrl` check the URL scheme (see `urls`).
+* A field with a default (None, a value, a factory) reads null as that default.
+* Subclasses of `fields.Open` keep unknown keys in ``extra`` and write them back.
+* `HttpUrl` checks the URL scheme (see `urls`); the lenient plugin-output
+  types are in `lenient`.
+* Fix-ups noted by hooks (`fixups.note`) get their path prefixed by the lists
+  and objects around them.
 * Unstructuring drops attributes whose value is None.
 """
 
@@ -20,11 +25,13 @@ import attrs
 import cattrs
 from cattrs.errors import AttributeValidationNote, BaseValidationError, IterableValidationNote
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import ValidationError, join_path
-from .fields import HttpUrl, JSONObject, LinkUrl, Scalar
-from .urls import http_url_problem, link_url_problem
+from .fields import HttpUrl, JSONObject, Open, Scalar
+from .fixups import current as current_fixups
+from .fixups import prefix_since
+from .urls import http_url_problem
 
 T = TypeVar("T")
 _NoneType = type(None)
@@ -100,8 +107,19 @@ def _primitive_hook(classes: tuple[type, ...], reason: str, nullable: bool = Fal
     return structure_primitive
 
 
+def _structure_int(value, _):
+    cls = value.__class__
+    if cls is int:
+        return value
+    if cls is float and value.is_integer():
+        return int(value)
+    raise ValidationError("", "expected an integer")
+
+
 for _type, (_classes, _reason) in _PRIMITIVES.items():
-    if _type in (Scalar, JSONObject):
+    if _type is int:
+        converter.register_structure_hook(int, _structure_int)
+    elif _type in (Scalar, JSONObject):
         converter.register_structure_hook_func(
             lambda t, _type=_type: t == _type, _primitive_hook(_classes, _reason)
         )
@@ -123,7 +141,6 @@ def _url_hook(problem):
 
 
 converter.register_structure_hook(HttpUrl, _url_hook(http_url_problem))
-converter.register_structure_hook(LinkUrl, _url_hook(link_url_problem))
 converter.register_unstructure_hook_func(lambda t: t in (Any, Scalar, JSONObject), identity)
 
 
@@ -156,7 +173,7 @@ converter.register_structure_hook_factory(
 def _optional_factory(t):
     rest = tuple(a for a in get_args(t) if a is not _NoneType)
     inner = rest[0] if len(rest) == 1 else Union[rest]
-    if inner in _PRIMITIVES:
+    if inner in _PRIMITIVES and inner is not int:
         return _primitive_hook(*_PRIMITIVES[inner], nullable=True)
     if get_origin(inner) is Literal:
         return _literal_hook(get_args(inner), nullable=True)
@@ -179,9 +196,14 @@ def _list_factory(t):
             raise ValidationError("", "expected a list")
         out = []
         append = out.append
+        sink = current_fixups()
+        start = len(sink) if sink is not None else 0
         try:
             for item in value:
                 append(hook(item, elem))
+                if sink is not None and len(sink) != start:
+                    prefix_since(sink, start, f"[{len(out) - 1}]")
+                    start = len(sink)
         except Exception as exc:
             raise to_validation_error(exc, f"[{len(out)}]") from None
         return out
@@ -189,38 +211,88 @@ def _list_factory(t):
     return structure_list
 
 
-def _null_means_default(hook, factory):
-    def structure_or_default(value, t):
-        return factory() if value is None else hook(value, t)
-
-    return structure_or_default
-
-
 @converter.register_structure_hook_factory(attrs.has)
 def _attrs_factory(cl):
+    """Structure a dict into ``cl``: required fields must be present, null or
+    a hook's None means "the default" for fields that have one, unknown keys go
+    to ``extra`` on `Open` models (dropped otherwise).
+
+    Walks the keys given rather than every field: most fields of a template
+    are optional and absent.
+    """
     attrs.resolve_types(cl)
-    overrides = {
-        a.name: override(
-            struct_hook=_null_means_default(converter.get_structure_hook(a.type), a.default.factory)
-        )
-        for a in attrs.fields(cl)
-        if isinstance(a.default, attrs.Factory) and not a.default.takes_self
-    }
-    generated = make_dict_structure_fn(cl, converter, **overrides)
+    keeps_extra = issubclass(cl, Open)
+    table = {}
+    required = []
+    for a in attrs.fields(cl):
+        if keeps_extra and a.name == "extra":
+            continue
+        has_default = a.default is not attrs.NOTHING
+        table[a.name] = (a.alias, converter.get_structure_hook(a.type), a.type, has_default)
+        if not has_default:
+            required.append(a.name)
+    required = tuple(required)
 
     def structure_object(value, _):
         if value.__class__ is not dict:
             raise ValidationError("", "expected an object")
-        return generated(value, cl)
+        for name in required:
+            if name not in value:
+                raise ValidationError(name, "required")
+        sink = current_fixups()
+        kwargs = {}
+        extra = None
+        for key, raw in value.items():
+            spec = table.get(key)
+            if spec is None:
+                if keeps_extra:
+                    if extra is None:
+                        extra = {}
+                    extra[key] = raw
+                continue
+            alias, hook, type_, has_default = spec
+            if raw is None and has_default:
+                continue
+            start = len(sink) if sink is not None else 0
+            try:
+                out = hook(raw, type_)
+            except Exception as exc:
+                raise to_validation_error(exc, key) from None
+            if sink is not None and len(sink) != start:
+                prefix_since(sink, start, key)
+            if out is None and has_default:
+                continue
+            kwargs[alias] = out
+        if extra is not None:
+            kwargs["extra"] = _kept_extra(extra)
+        return cl(**kwargs)
 
     return structure_object
+
+
+def _kept_extra(extra: dict[str, Any]) -> dict[str, Any] | None:
+    from .lenient import keep_extra  # the policy for unknown keys lives with the other lenient rules
+
+    kept = {k: v for k, v in extra.items() if keep_extra(k, v)}
+    return kept or None
 
 
 def compact_unstructure_fn(cl: type) -> Any:
     """cattrs' generated unstructure function for ``cl``, leaving out None attributes."""
     attrs.resolve_types(cl)
     omit = {a.name: override(omit_if_default=True) for a in attrs.fields(cl) if a.default is None}
-    return make_dict_unstructure_fn(cl, converter, **omit)
+    if not issubclass(cl, Open):
+        return make_dict_unstructure_fn(cl, converter, **omit)
+    omit["extra"] = override(omit=True)
+    known_fields = make_dict_unstructure_fn(cl, converter, **omit)
+
+    def unstructure_open(obj):
+        out = known_fields(obj)
+        if obj.extra:
+            out.update(obj.extra)
+        return out
+
+    return unstructure_open
 
 
 converter.register_unstructure_hook_factory(attrs.has, compact_unstructure_fn)

@@ -1,4 +1,13 @@
-"""Field types shared by the models, and the class decorator they all use."""
+"""Field types shared by the models, and the class decorators they all use.
+
+Two families of leaf types (their hooks live in `converter` and `lenient`):
+
+* strict ones for what callers send (HTTP bodies, ``register``): ``str``,
+  ``bool``, `Number`, `Scalar`, `HttpUrl`, ``Literal[...]``;
+* lenient ones for what plugins render (JSON-UI, JSON-ACTION), following the
+  validation policy in `tgo_host.model`: `Text`, `Hint`, `Flag`, `Measure`,
+  `Width`, `Value`, `LinkUrl`, `ImageUrl`.
+"""
 
 from __future__ import annotations
 
@@ -20,5 +29,34 @@ Scalar = Union[str, int, float, bool]
 JSONObject = dict[str, Any]
 #: A URL a front end may open or embed: absolute, and http or https only.
 HttpUrl = NewType("HttpUrl", str)
-#: A URL shown as a link in a template: script-capable schemes are refused.
+
+# -- lenient types for plugin output (JSON-UI / JSON-ACTION) ---------------------
+
+#: Display text. A number or boolean is read as its JSON text (reported);
+#: null reads as ``""``; an object or array is refused.
+Text = NewType("Text", str)
+#: A display hint from an open set (button ``type``, ``target``, ...): any
+#: string is kept as given, ``""`` reads as absent, any other type is dropped (reported).
+Hint = NewType("Hint", str)
+#: A boolean; ``"true"``/``"false"`` are read as booleans (reported), anything else dropped (reported).
+Flag = NewType("Flag", bool)
+#: A number used as a display hint; integer-valued floats become ints; anything else dropped (reported).
+Measure = NewType("Measure", float)
+#: A size: a number or a CSS length string such as ``"30%"``, kept as given.
+Width = NewType("Width", object)
+#: A scalar display value: string, number or boolean; null reads as ``""``; objects and arrays are refused.
+Value = NewType("Value", object)
+#: A URL shown as a link or opened on a click: relative, http(s), mailto:, tel: ...
+#: pass; script-capable schemes are refused (see `urls`).
 LinkUrl = NewType("LinkUrl", str)
+#: An image source: like `LinkUrl`, and ``data:image/...`` raster images pass too.
+ImageUrl = NewType("ImageUrl", str)
+
+
+@attrs.define(kw_only=True)
+class Open:
+    """Base of the JSON-UI/JSON-ACTION models: keys a model does not know are kept in
+    ``extra`` and written back out unchanged (the web app may read fields the spec
+    does not list)."""
+
+    extra: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)

@@ -15,6 +15,8 @@ import attrs
 
 from .converter import compact_unstructure_fn, converter, to_validation_error
 from .errors import ValidationError
+from .fixups import current as current_fixups
+from .fixups import prefix_since
 
 StructureHook = Callable[[Any, Any], Any]
 
@@ -89,10 +91,15 @@ def register_tagged_union(
                     data = {}
                 else:
                     raise ValidationError("data", "expected an object")
+            sink = current_fixups()
+            start = len(sink) if sink is not None else 0
             try:
-                return hook(data, cls)
+                value = hook(data, cls)
             except Exception as exc:
                 raise to_validation_error(exc, "data") from None
+            if sink is not None and len(sink) != start:
+                prefix_since(sink, start, "data")
+            return value
 
     else:
 

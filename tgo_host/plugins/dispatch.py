@@ -8,6 +8,9 @@ Render and event params always carry every key of their method
 (:func:`~tgo_host.model.render_params`), as the upstream runtime sends them.
 Failures are raised as :class:`~tgo_host.wire.errors.RpcFailure` subclasses
 that name the plugin; the visitor-panel fan-out reports them per plugin.
+What validation fixed up in a result (`tgo_host.model.FixUp`) is recorded in
+``Dispatcher.fixups`` and handed to callers that ask for it (``warnings=``;
+the fan-out puts them on each panel).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import outcome
 import trio
 
 from ..model import (
+    FixUp,
     Template,
     ValidationError,
     action_to_json,
+    collecting,
     converter,
     parse_action,
     parse_channel_manifest,
@@ -40,6 +45,7 @@ from ..model.depth import check_depth, check_size
 from ..model.errors import join_path
 from ..wire.bulk import run_bulk
 from ..wire.errors import InvalidResponse, RemoteError, RequestTimeout, RpcFailure
+from .fixup_report import FixUpReport
 from .registry import Registry
 from .session import PluginSession, call_each
 
@@ -87,6 +93,7 @@ class Panel:
     icon: str | None
     priority: int
     ui: dict[str, Any]
+    warnings: list[FixUp] = attrs.Factory(list)
 
 
 @attrs.define
@@ -128,9 +135,12 @@ class Dispatcher:
     call (for metrics); ``outcome`` is ``"ok"`` or an :func:`error_kind`.
     """
 
-    def __init__(self, registry: Registry, *, observe: Observer | None = None) -> None:
+    def __init__(
+        self, registry: Registry, *, observe: Observer | None = None, fixups: FixUpReport | None = None
+    ) -> None:
         self.registry = registry
         self.observe = observe
+        self.fixups = fixups if fixups is not None else FixUpReport()
 
     def session(self, plugin_id: str, project_id: str | None = None, capability: str | None = None) -> PluginSession:
         """The visible session for ``plugin_id``; raises :class:`PluginNotFound`/:class:`CapabilityMissing`."""
@@ -144,19 +154,37 @@ class Dispatcher:
             raise CapabilityMissing(plugin_id, capability)
         return session
 
-    async def _call(self, session: PluginSession, method: str, params: Any, parse: Callable[[Any], Any]) -> Any:
+    async def _call(
+        self,
+        session: PluginSession,
+        method: str,
+        params: Any,
+        parse: Callable[[Any], Any],
+        warnings: list[FixUp] | None = None,
+    ) -> Any:
+        """Send ``method`` and `_settle` the answer; fix-ups are added to ``warnings``."""
         start = trio.current_time() if self.observe is not None else 0.0
         try:
             answer: outcome.Outcome = outcome.Value(await session.call(method, params))
         except RpcFailure as exc:
             answer = outcome.Error(exc)
         seconds = trio.current_time() - start if self.observe is not None else 0.0
-        return await self._settle(session, method, answer, seconds, parse)
+        return await self._settle(session, method, answer, seconds, parse, warnings)
 
     async def _settle(
-        self, session: PluginSession, method: str, answer: outcome.Outcome, seconds: float, parse: Callable[[Any], Any]
+        self,
+        session: PluginSession,
+        method: str,
+        answer: outcome.Outcome,
+        seconds: float,
+        parse: Callable[[Any], Any],
+        warnings: list[FixUp] | None = None,
     ) -> Any:
-        """``parse`` the result of a settled request; log and observe how it went; raise its :class:`RpcFailure`."""
+        """``parse`` the result of a settled request; log and observe how it went; raise its :class:`RpcFailure`.
+
+        What validation fixed up is recorded in ``self.fixups`` and added to ``warnings``;
+        a refused result is recorded there too.
+        """
         kind = "ok"
         try:
             try:
@@ -166,10 +194,17 @@ class Dispatcher:
                 raise
             try:
                 if check_size(result, max_nodes=INLINE_VALIDATION_NODES):
-                    return parse(result)
-                return await run_bulk(_validate, parse, result)
+                    value, fixups = _collected(parse, result)
+                else:
+                    value, fixups = await run_bulk(_validate, parse, result)
             except ValidationError as exc:
+                self.fixups.record_rejection(session.plugin_id or "?", method, str(exc))
                 raise InvalidResult(session.conn.name, method, exc) from None
+            if fixups:
+                self.fixups.record(session.plugin_id or "?", method, fixups)
+                if warnings is not None:
+                    warnings.extend(fixups)
+            return value
         except RpcFailure as exc:
             kind = error_kind(exc)
             log.warning("%s failed (%s): %s", method, kind, exc.message)
@@ -192,18 +227,22 @@ class Dispatcher:
         raise CapabilityMissing(plugin_id, " or ".join(DEFAULT_EXTENSION_ORDER))
 
     async def render(
-        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
+        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None,
+        *, warnings: list[FixUp] | None = None,
     ) -> dict[str, Any]:
-        """``<extension>/render`` with complete params → validated JSON-UI ``{template, data}``."""
+        """``<extension>/render`` with complete params → validated JSON-UI ``{template, data}``;
+        fix-ups go to ``warnings``."""
         session = self.session(plugin_id, project_id, extension)
-        return await self._call(session, f"{extension}/render", render_params(extension, params), _ui)
+        return await self._call(session, f"{extension}/render", render_params(extension, params), _ui, warnings)
 
     async def event(
-        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None
+        self, plugin_id: str, extension: str, params: dict[str, Any], project_id: str | None = None,
+        *, warnings: list[FixUp] | None = None,
     ) -> dict[str, Any]:
-        """``<extension>/event`` with complete params → validated JSON-ACTION ``{action, data}``."""
+        """``<extension>/event`` with complete params → validated JSON-ACTION ``{action, data}``;
+        fix-ups go to ``warnings``."""
         session = self.session(plugin_id, project_id, extension)
-        return await self._call(session, f"{extension}/event", event_params(params), _action)
+        return await self._call(session, f"{extension}/event", event_params(params), _action, warnings)
 
     async def iframe_config(self, plugin_id: str, project_id: str | None = None) -> dict[str, Any]:
         session = self.session(plugin_id, project_id, "sidebar_iframe")
@@ -252,24 +291,31 @@ class Dispatcher:
         for index, ((capability, session), (answer, seconds)) in enumerate(zip(entries, answers)):
             plugin_id = session.plugin_id or "?"
             title = capability.display_title
+            warnings: list[FixUp] = []
             try:
-                ui = await self._settle(session, method, answer, seconds, _ui)
+                ui = await self._settle(session, method, answer, seconds, _ui, warnings)
             except RpcFailure as exc:
                 code = exc.code if isinstance(exc, RemoteError) else None
                 data = exc.data if isinstance(exc, RemoteError) else None
                 outcomes[index] = PanelError(plugin_id, title, error_kind(exc), exc.message, code, data)
             else:
-                outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui)
+                outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui, warnings)
         return FanOut(
             panels=[o for o in outcomes if isinstance(o, Panel)],
             errors=[o for o in outcomes if isinstance(o, PanelError)],
         )
 
 
-def _validate(parse: Callable[[Any], Any], result: Any) -> Any:
-    """``parse(result)`` after the full depth check (for large results, in a worker thread)."""
+def _validate(parse: Callable[[Any], Any], result: Any) -> tuple[Any, list[FixUp]]:
+    """`_collected` after the full depth check (for large results, in a worker thread)."""
     check_depth(result)
-    return parse(result)
+    return _collected(parse, result)
+
+
+def _collected(parse: Callable[[Any], Any], result: Any) -> tuple[Any, list[FixUp]]:
+    """``parse(result)`` and the fix-ups it noted."""
+    with collecting() as fixups:
+        return parse(result), fixups
 
 
 def _check_error_data(exc: RemoteError) -> None:

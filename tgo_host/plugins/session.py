@@ -29,7 +29,7 @@ import outcome
 import trio
 
 from .. import __version__
-from ..model import ValidationError, parse_register
+from ..model import FixUp, ValidationError, collecting, parse_register
 from ..model.depth import check_depth
 from ..settings import Settings
 from ..wire.connection import RpcConnection, request_each
@@ -85,6 +85,8 @@ class PluginSession:
         self.plugin_id: str | None = None
         self.registration: Any = None
         self.capabilities: list[Any] = []
+        #: What validation filled in or changed in the register params (shown on the console).
+        self.registration_fixups: list[FixUp] = []
         self.project_id: str | None = None
         self.is_dev_mode = False
         self.connected_at = datetime.now(timezone.utc)
@@ -177,7 +179,8 @@ class PluginSession:
     def _register(self, request: Request) -> None:
         try:
             check_depth(request.params)
-            params = parse_register(request.params if request.params is not None else {})
+            with collecting() as fixups:
+                params = parse_register(request.params if request.params is not None else {})
         except ValidationError as exc:
             self._refuse(request.id, INVALID_PARAMS, f"Invalid params: {exc}")
             return
@@ -191,6 +194,9 @@ class PluginSession:
             return
         self.plugin_id = plugin_id
         self.registration = params
+        self.registration_fixups = fixups
+        for fixup in fixups:
+            log.warning("plugin %s: %s in register params: %s", plugin_id, fixup.kind, fixup)
         self.capabilities = list(params.capabilities)
         try:
             self.registry.add(self)

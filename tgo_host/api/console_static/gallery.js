@@ -170,7 +170,7 @@
 
   const ACTION_SAMPLES = [
     ["open_url", "Opens http(s) in a new tab.", { action: "open_url", data: { url: "https://example.com/", target: "_blank" } }],
-    ["open_url (javascript:)", "Refused: only http and https are opened.", { action: "open_url", data: { url: "javascript:window.__xss=1" } }],
+    ["open_url (javascript:)", "Refused: script URLs are never opened.", { action: "open_url", data: { url: "javascript:window.__xss=1" } }],
     ["insert_text", "Appends to the input box.", { action: "insert_text", data: { text: "Thanks for waiting!" } }],
     ["insert_text (replace)", "Replaces the input box.", { action: "insert_text", data: { text: "Replaced text.", replace: true } }],
     ["send_message", "Adds a message to the transcript.", { action: "send_message", data: { content: "Your order **ORD-1042** ships today.", content_type: "markdown" } }],

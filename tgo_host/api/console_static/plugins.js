@@ -9,9 +9,11 @@
 
   const connected = new Map(); // id -> PluginInfo (status connected/disconnected)
   const processes = new Map(); // id -> installed entry + status fields
+  let fixups = {}; // id -> {total, counts, recent, registration} from /console/fixups
   let supervisor = null; // null: unknown yet, false: no supervisor routes, true: present
   let hostSupervisor = null; // what /console/events said: does the host have a process supervisor?
   const openLogs = new Set();
+  const openFixups = new Set();
   const cards = new Map(); // id -> card element
 
   const app = document.getElementById("app");
@@ -50,6 +52,25 @@
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return str(iso);
     return h("span", { title: iso }, `${d.toLocaleString("en-US")} (${TGO.relTime(iso)})`);
+  }
+
+  // What validation fixed up or refused in this plugin's output, so its author can fix it.
+  function fixupsEl(id) {
+    const f = fixups[id];
+    if (!isObj(f) || !f.total) return null;
+    const kinds = Object.entries(isObj(f.counts) ? f.counts : {}).map(([k, n]) => `${n} ${k}`);
+    if (arr(f.registration).length) kinds.push(`${arr(f.registration).length} at registration`);
+    const line = (e) => h("li", {},
+      h("span", { class: "mono", text: str(e.path) || "(result)" }), " ",
+      TGO.badge({ text: str(e.kind), color: e.kind === "rejected" ? "red" : "orange" }), " ",
+      h("span", { text: str(e.message) }),
+      e.method ? h("span", { class: "muted small", text: ` (${str(e.method)})` }) : null);
+    const things = f.total === 1 ? "1 thing" : `${f.total} things`;
+    const el = h("details", { class: "fixups", dataset: { role: "fixups" }, open: openFixups.has(id) },
+      h("summary", { text: `This plugin sent ${things} we fixed up or refused: ${kinds.join(", ")}` }),
+      h("ul", { class: "fixup-list" }, [...arr(f.registration), ...arr(f.recent).slice().reverse()].map(line)));
+    el.addEventListener("toggle", () => (el.open ? openFixups.add(id) : openFixups.delete(id)));
+    return el;
   }
 
   function card(id) {
@@ -107,7 +128,7 @@
         h("div", {}, h("div", { class: "plugin-name", text: name }), h("div", { class: "plugin-id mono", text: id })),
         badges),
       (info && info.description) || (proc && proc.description) ? h("div", { class: "muted", text: str((info && info.description) || proc.description) }) : null,
-      facts, capsEl, actions, logs);
+      facts, capsEl, fixupsEl(id), actions, logs);
   }
 
   async function loadLogs(id, pre) {
@@ -175,6 +196,15 @@
     }
   }
 
+  async function loadFixups() {
+    try {
+      const res = await api("GET", "/console/fixups");
+      fixups = isObj(res) && isObj(res.plugins) ? res.plugins : {};
+    } catch (exc) {
+      fixups = {};
+    }
+  }
+
   async function loadProcesses() {
     if (supervisor === false) return;
     let list;
@@ -198,7 +228,7 @@
   function onLive(name, data) {
     if (name === "snapshot" && typeof data.supervisor === "boolean") hostSupervisor = data.supervisor;
     if (name === "snapshot" || name === "resync") {
-      loadConnected().then(loadProcesses).then(draw);
+      loadConnected().then(loadProcesses).then(loadFixups).then(draw);
       return;
     }
     if (name !== "plugin" || !isObj(data.plugin)) return;
@@ -211,13 +241,15 @@
   (async () => {
     await loadConnected();
     await loadProcesses();
+    await loadFixups();
     draw();
     document.body.dataset.ready = "1";
   })();
   TGO.liveEvents(onLive, TGO.setLiveState);
   setInterval(async () => {
-    if (supervisor && document.visibilityState === "visible") {
-      await loadProcesses();
+    if (document.visibilityState === "visible") {
+      if (supervisor) await loadProcesses();
+      await loadFixups();
       draw();
     }
   }, 3000);

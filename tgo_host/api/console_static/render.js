@@ -149,6 +149,8 @@
         case "date": value = h("span", { text: fmtDate(raw, false) }); break;
         case "datetime": value = h("span", { text: fmtDate(raw, true) }); break;
         case "currency": value = h("span", { class: "currency", text: fmtCurrency(raw) }); break;
+        case "status": value = badge(raw, it.color); break;
+        case "link": value = linkOrText(str(raw), raw); break; // the value is the link (as in the web app)
         default: value = h("span", { text: str(raw) });
       }
       if (it.link) value = linkOrText(value.textContent, it.link);
@@ -220,6 +222,7 @@
     const thead = h("thead", {}, h("tr", {}, columns.map((col) => {
       const th = h("th", { class: col.align ? "align-" + col.align : null, text: str(col.label) });
       if (Number(col.width) > 0) th.style.width = Number(col.width) + "px";
+      else if (typeof col.width === "string") th.style.width = col.width; // a CSS length ("30%"); invalid ones are ignored
       return th;
     })));
     return h("section", { class: "tpl-table" }, title(d.title),
@@ -510,7 +513,8 @@
           break;
         }
         default:
-          input = h("input", { id, name, type: "text", placeholder: str(f.placeholder), value: str(f.default) });
+          // any HTML input type that holds a value (email, tel, url, ...); anything else is a text box
+          input = h("input", { id, name, type: VALUE_INPUTS.has(f.type) ? f.type : "text", placeholder: str(f.placeholder), value: str(f.default) });
           get = () => input.value;
       }
       controls.push({ f, label, get, error, input });
@@ -556,6 +560,7 @@
   };
 
   const TEMPLATES = Object.keys(T);
+  const VALUE_INPUTS = new Set(["text", "email", "tel", "url", "password", "search", "color", "time", "month", "week"]);
 
   function unknown(ui, reason) {
     return h("div", { class: "tpl-unknown" },
@@ -604,15 +609,15 @@
     if (actx.log) actx.log(name, data);
     switch (name) {
       case "open_url": {
-        const url = httpUrl(data.url);
+        const url = safeHref(data.url);
         if (!url) {
-          toast(`Refused to open “${describeUrl(data.url)}”: only http and https links are opened`, "error", 6000);
+          toast(`Refused to open “${describeUrl(data.url)}”: only http(s), mailto:, tel: and relative links are opened`, "error", 6000);
           return;
         }
-        const target = data.target === "_self" ? "_self" : "_blank";
+        const target = typeof data.target === "string" && data.target ? data.target : "_blank";
         if (actx.openUrl) actx.openUrl(url, target);
         else if (target === "_self") window.location.assign(url);
-        else window.open(url, "_blank", "noopener,noreferrer");
+        else window.open(url, target, "noopener,noreferrer");
         return;
       }
       case "insert_text":
@@ -650,7 +655,11 @@
         return;
       case "batch":
         if (depth > MAX_DEPTH) return;
-        for (const a of arr(data.actions)) await runAction(a, actx, depth + 1);
+        for (const a of arr(data.actions)) {
+          // like the web app, skip a sub-action it does not know and run the rest
+          if (isObj(a) && !ACTIONS.includes(a.action)) console.warn("[tgo] skipped unknown action in batch", a.action);
+          else await runAction(a, actx, depth + 1);
+        }
         return;
       default:
         toast(`Unknown action “${name}”`, "error");
