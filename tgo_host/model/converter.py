@@ -29,12 +29,14 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import ValidationError, join_path
 from .fields import HttpUrl, JSONObject, Open, Scalar
-from .fixups import current as current_fixups
+from .fixups import _SINK
 from .fixups import prefix_since
 from .urls import http_url_problem
 
 T = TypeVar("T")
 _NoneType = type(None)
+#: The list fix-ups are noted into (None when nobody collects); a C-level call on the hot path.
+current_fixups = _SINK.get
 
 converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
 
@@ -228,10 +230,16 @@ def _attrs_factory(cl):
         if keeps_extra and a.name == "extra":
             continue
         has_default = a.default is not attrs.NOTHING
-        table[a.name] = (a.alias, converter.get_structure_hook(a.type), a.type, has_default)
+        type_ = a.type
+        if has_default and _is_union(type_) and _NoneType in get_args(type_):
+            # null never reaches the hook of a field with a default: skip the Optional wrapper
+            rest = tuple(t for t in get_args(type_) if t is not _NoneType)
+            type_ = rest[0] if len(rest) == 1 else Union[rest]
+        table[a.name] = (a.alias, converter.get_structure_hook(type_), type_, has_default)
         if not has_default:
             required.append(a.name)
     required = tuple(required)
+    get_spec = table.get
 
     def structure_object(value, _):
         if value.__class__ is not dict:
@@ -240,10 +248,11 @@ def _attrs_factory(cl):
             if name not in value:
                 raise ValidationError(name, "required")
         sink = current_fixups()
+        noted = len(sink) if sink is not None else 0
         kwargs = {}
         extra = None
         for key, raw in value.items():
-            spec = table.get(key)
+            spec = get_spec(key)
             if spec is None:
                 if keeps_extra:
                     if extra is None:
@@ -253,13 +262,13 @@ def _attrs_factory(cl):
             alias, hook, type_, has_default = spec
             if raw is None and has_default:
                 continue
-            start = len(sink) if sink is not None else 0
             try:
                 out = hook(raw, type_)
             except Exception as exc:
                 raise to_validation_error(exc, key) from None
-            if sink is not None and len(sink) != start:
-                prefix_since(sink, start, key)
+            if sink is not None and len(sink) != noted:
+                prefix_since(sink, noted, key)
+                noted = len(sink)
             if out is None and has_default:
                 continue
             kwargs[alias] = out

@@ -15,7 +15,7 @@ import attrs
 
 from .converter import compact_unstructure_fn, converter, to_validation_error
 from .errors import ValidationError
-from .fixups import current as current_fixups
+from .fixups import _SINK
 from .fixups import prefix_since
 
 StructureHook = Callable[[Any, Any], Any]
@@ -91,7 +91,7 @@ def register_tagged_union(
                     data = {}
                 else:
                     raise ValidationError("data", "expected an object")
-            sink = current_fixups()
+            sink = _SINK.get()
             start = len(sink) if sink is not None else 0
             try:
                 value = hook(data, cls)
