@@ -5,6 +5,7 @@ and every listed capability is one the gateway parses."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -65,6 +66,16 @@ async def test_fan_out_renders_the_panel_with_warnings(api):
     assert items[3]["data"]["items"][1]["content"] == {"template": "map", "data": {}}
     assert items[4]["data"]["fields"][0]["type"] == "email"
     assert items[5]["data"] == {"label": "Open shop", "action_id": "open", "type": "outline", "size": "huge"}
+
+
+async def test_visitor_panel_context_reaches_the_plugin_unchanged(api):
+    """The web app's context (channel_id, channel_type, platform_type, anything more) is forwarded as sent."""
+    context = {"echo": True, "channel_id": "ch-1", "channel_type": 3, "platform_type": "wechat",
+               "custom": {"deep": [1, None, "x"]}, "current_page": "https://shop.example.com/cart"}
+    body = (await api.post("/plugins/visitor-panel/render", json={"visitor_id": "v", "context": context})).json()
+    [panel] = body["panels"]
+    assert json.loads(panel["ui"]["data"]["text"]) == context
+    assert panel["warnings"] == []
 
 
 async def test_single_render_and_events_carry_warnings(api):

@@ -5,7 +5,8 @@ lists, CSS widths, an email field, a ``type: "link"`` value and unknown
 nested templates; its events answer with the Go SDK's empty strings and a
 batch holding an unknown sub-action. It registers an ``mcp_tools`` capability
 without a title and with numeric ``enum_values``.
-Usage: sloppy_panel.py [--id ID] [--event EVENT_NAME]
+A render whose ``context`` has ``echo: true`` answers with that context as text.
+Usage: sloppy_panel.py [--id ID]
 """
 
 import argparse
@@ -101,7 +102,10 @@ while True:
         send({"jsonrpc": "2.0", "id": msg["id"], "result": {"success": True}})
         break
     elif method.endswith("/render"):
-        result = UI
+        context = (msg.get("params") or {}).get("context")
+        echo = isinstance(context, dict) and context.get("echo")
+        # with context.echo: show the context exactly as received (what the host forwarded)
+        result = {"template": "text", "data": {"text": json.dumps(context, sort_keys=True)}} if echo else UI
     elif method.endswith("/event"):
         action_id = (msg.get("params") or {}).get("action_id")
         result = EVENTS.get(action_id, {"action": "noop", "data": None})
