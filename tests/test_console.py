@@ -30,6 +30,7 @@ import trio
 from conftest import EXAMPLES, PLUGINS, ROOT, wait_registered
 from tgo_host.api.console import ClientQueue
 from tgo_host.api.server import http_service
+from tgo_host.plugins.auth import RegistrationPolicy, mint_dev_token
 from tgo_host.host import Host
 from tgo_host.settings import Settings
 
@@ -223,9 +224,10 @@ def browser():
 class HostThread:
     """A host with HTTP on 127.0.0.1:0 running on its own trio loop in a thread (shared by the module)."""
 
-    def __init__(self, settings: Settings, supervise: list[Path] | None = None) -> None:
+    def __init__(self, settings: Settings, supervise: list[Path] | None = None, secret: str | None = None) -> None:
         self.settings = settings
         self.supervise = supervise
+        self.secret = secret  # checks dev tokens on the TCP debug listener (settings.dev_tcp_addr)
         self.host: Host | None = None
         self.url = ""
         self._token = None
@@ -243,7 +245,15 @@ class HostThread:
     def _main(self) -> None:
         async def main() -> None:
             self._token = trio.lowlevel.current_trio_token()
-            self.host = Host(self.settings, services=[http_service], check_registration=scope_test_plugins)
+            check = scope_test_plugins
+            if self.secret:
+                policy = RegistrationPolicy(self.secret)
+
+                def check(session, params):
+                    policy(session, params)
+                    scope_test_plugins(session, params)
+
+            self.host = Host(self.settings, services=[http_service], check_registration=check)
             if self.supervise:
                 from tgo_host.plugins.manifest import load_manifest
                 from tgo_host.plugins.supervisor import Supervisor
@@ -769,11 +779,18 @@ def test_plugins_page_shows_and_controls_launched_processes(browser):
     """With a process supervisor: status, pid, restarts, logs and start/stop/restart from the page."""
     workdir = tempfile.mkdtemp(prefix="tgs", dir="/tmp")
     settings = Settings(socket_path=os.path.join(workdir, "h.sock"), http_addr="127.0.0.1:0", shutdown_grace=2.0,
-                        restart_delay=0.2)
-    hostthread = HostThread(settings, supervise=[EXAMPLES / "quick_reply"])
+                        restart_delay=0.2, dev_tcp_addr="127.0.0.1:0")
+    secret = "console-dev-secret-0123456789abcdef"
+    hostthread = HostThread(settings, supervise=[EXAMPLES / "quick_reply"], secret=secret)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    dev = None
     try:
         hostthread.start()
+        # a connected dev-mode plugin: listed by /plugins/installed (as the gateway expects), but not a process here
+        dev = subprocess.Popen(
+            [sys.executable, str(PLUGINS / "gateway_plugin.py"), "--id", "gw.dev", "--tcp",
+             "%s:%d" % hostthread.host.dev_tcp_address, "--dev-token", mint_dev_token(secret, "P", "dev", 600)],
+            stdin=subprocess.DEVNULL)
         context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
         context.set_default_timeout(TIMEOUT)
         p = context.new_page()
@@ -798,8 +815,20 @@ def test_plugins_page_shows_and_controls_launched_processes(browser):
         assert p.locator(f'{card} [data-op="start"]').is_enabled()
         p.locator(f'{card} [data-op="start"]').click()
         p.locator(f'{card}[data-conn="connected"]').wait_for()
+
+        dev_card = '.plugin-card[data-plugin="gw.dev"]'
+        p.locator(f'{dev_card}[data-conn="connected"] [data-role="dev"]').wait_for()
+        p.reload()
+        p.locator(f'{dev_card}[data-conn="connected"] [data-role="dev"]').wait_for()
+        p.wait_for_selector('body[data-ready="1"]')
+        p.locator(f'{card} [data-role="process-status"]').wait_for()  # processes loaded
+        assert p.locator(f'{dev_card} [data-op]').count() == 0  # no start/stop/restart for a dev plugin
+        assert p.locator(f'{dev_card} [data-role="process-status"]').count() == 0
         assert not errors, errors
     finally:
+        if dev is not None:
+            dev.kill()
+            dev.wait(timeout=5)
         context.close()
         hostthread.stop()
         shutil.rmtree(workdir, ignore_errors=True)

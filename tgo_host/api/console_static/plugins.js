@@ -209,7 +209,8 @@
     if (supervisor === false) return;
     let list;
     try {
-      list = arr((await api("GET", "/plugins/installed")).plugins);
+      // dev-mode plugins are listed there too (as the gateway expects), but they are not processes of this host
+      list = arr((await api("GET", "/plugins/installed")).plugins).filter((p) => isObj(p) && p.install_type !== "dev");
     } catch (exc) {
       if (exc.status === 404 || exc.status === 405) {
         supervisor = false;
