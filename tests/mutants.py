@@ -36,24 +36,36 @@ class Mutant:
     old: str
     new: str
     tests: tuple[str, ...]  # pytest arguments
+    also: tuple[tuple[str, str, str], ...] = ()  # further (path, old, new) edits of the same mutant
+
+    def edits(self) -> list[tuple[str, str, str]]:
+        return [(self.path, self.old, self.new), *self.also]
 
 
 MUTANTS = [
     Mutant("fanout-sequential", "the visitor-panel fan-out renders plugins one after another",
            "tgo_host/plugins/dispatch.py",
-           "nursery.start_soon(render_one, index, capability, session)",
-           "await render_one(index, capability, session)",
+           "answers = await call_each([session for _, session in entries], method, params)",
+           "answers = [a for _, session in entries for a in await call_each([session], method, params)]",
            ("tests/test_deadlines.py",)),
-    Mutant("deadline-late", "every request deadline fires 20 % late",
+    Mutant("deadline-late", "every request deadline fires 20 % late (single requests and the fan-out)",
            "tgo_host/wire/connection.py",
-           "pending.deadline = deadline = trio.current_time() + timeout",
-           "pending.deadline = deadline = trio.current_time() + timeout * 1.2",
-           ("tests/test_deadlines.py",)),
+           "with trio.move_on_after(timeout):\n                await answered.wait()",
+           "with trio.move_on_after(timeout * 1.2):\n                await answered.wait()",
+           ("tests/test_deadlines.py", "-k", "not fan_out"),  # the fan-out's own: fanout-deadline-late
+           also=(("tgo_host/wire/connection.py",
+                  "with trio.move_on_after(timeout):\n            await countdown.all_answered.wait()",
+                  "with trio.move_on_after(timeout * 1.2):\n            await countdown.all_answered.wait()"),)),
+    Mutant("fanout-deadline-late", "the fan-out's shared deadline fires 20 % late",
+           "tgo_host/wire/connection.py",
+           "with trio.move_on_after(timeout):\n            await countdown.all_answered.wait()",
+           "with trio.move_on_after(timeout * 1.2):\n            await countdown.all_answered.wait()",
+           ("tests/test_deadlines.py", "-k", "fan_out")),
     Mutant("deadline-never", "request deadlines never fire",
            "tgo_host/wire/connection.py",
-           "pending.deadline = deadline = trio.current_time() + timeout",
-           "pending.deadline = deadline = trio.current_time() + timeout * 1000",
-           ("tests/test_deadlines.py",)),
+           "with trio.move_on_after(timeout):\n                await answered.wait()",
+           "with trio.move_on_after(timeout * 1000):\n                await answered.wait()",
+           ("tests/test_deadlines.py", "-k", "not fan_out")),
     Mutant("cli-drops-http-token", "the CLI never applies TGO_HTTP_TOKEN / http_token_file",
            "tgo_host/cli.py",
            "host.http_token = http_token",
@@ -74,7 +86,7 @@ MUTANTS = [
            "raise DuplicatePlugin(plugin_id, existing)",
            "pass",
            ("tests/test_registration_pins.py", "-k", "duplicate")),
-    Mutant("generated-id-format", "generated plugin ids are not plugin_<8 hex>",
+    Mutant("generated-id-format", "generated plugin ids are not `plugin_<8 hex>`",
            "tgo_host/plugins/session.py",
            'f"plugin_{secrets.token_hex(4)}"',
            'f"plugin_{secrets.token_hex(5)}"',
@@ -111,20 +123,25 @@ MUTANTS = [
            ("tests/test_configured_security.py", "-k", "project_id")),
     Mutant("backoff-flat", "the restart back-off does not double",
            "tgo_host/plugins/supervisor.py",
-           "delay = min(max(delay * 2, 0.01), settings.restart_max_delay)",
-           "delay = min(max(delay * 1, 0.01), settings.restart_max_delay)",
+           "return\n                delay = min(max(delay * 2, 0.01), settings.restart_max_delay)",
+           "return\n                delay = min(max(delay * 1, 0.01), settings.restart_max_delay)",
            ("tests/test_supervisor.py", "-k", "backs_off")),
 ]
 
 
 def run_mutant(mutant: Mutant, tree: Path, env: dict[str, str]) -> tuple[str, float, str]:
-    """Apply ``mutant`` in ``tree``, run its tests, restore the file; returns (verdict, seconds, detail)."""
-    target = tree / mutant.path
-    original = target.read_text()
-    count = original.count(mutant.old)
-    if count != 1:
-        return "STALE", 0.0, f"snippet found {count} times in {mutant.path}: {mutant.old!r}"
-    target.write_text(original.replace(mutant.old, mutant.new))
+    """Apply ``mutant`` in ``tree``, run its tests, restore the files; returns (verdict, seconds, detail)."""
+    originals: dict[Path, str] = {}
+    for path, old, new in mutant.edits():
+        target = tree / path
+        originals.setdefault(target, target.read_text())
+        current = target.read_text()
+        count = current.count(old)
+        if count != 1:
+            for restored, original in originals.items():
+                restored.write_text(original)
+            return "STALE", 0.0, f"snippet found {count} times in {path}: {old!r}"
+        target.write_text(current.replace(old, new))
     start = time.monotonic()
     try:
         out = subprocess.run(
@@ -134,7 +151,8 @@ def run_mutant(mutant: Mutant, tree: Path, env: dict[str, str]) -> tuple[str, fl
     except subprocess.TimeoutExpired:
         return "killed", time.monotonic() - start, "tests did not finish within 900 s"
     finally:
-        target.write_text(original)
+        for target, original in originals.items():
+            target.write_text(original)
     elapsed = time.monotonic() - start
     text = out.stdout + out.stderr
     if out.returncode == 0:
