@@ -1,5 +1,7 @@
 // tgo-host console: the plugins page — connected plugins (live over /console/events) and, when the
-// host launches plugins itself, their processes (status, pid, restarts, logs, start/stop/restart).
+// host launches plugins itself, their processes (status, pid, restarts, logs, start/stop/restart);
+// "Install from URL" (fetch-info preview, then install with live progress) and, for plugins
+// installed that way, "Check for update" / "Upgrade" (streamed the same way).
 "use strict";
 
 (function () {
@@ -14,6 +16,7 @@
   let hostSupervisor = null; // what /console/events said: does the host have a process supervisor?
   const openLogs = new Set();
   const openFixups = new Set();
+  const updates = new Map(); // id -> last check-update answer
   const cards = new Map(); // id -> card element
 
   const app = document.getElementById("app");
@@ -95,6 +98,8 @@
       proc ? fact("PID", proc.pid === null || proc.pid === undefined ? "–" : String(proc.pid), "mono") : null,
       proc ? fact("Restarts", String(proc.restart_count ?? 0)) : null,
       proc ? fact("Started", timeFact(proc.started_at)) : null,
+      proc && proc.source_url ? fact("Source", proc.source_url, "mono") : null,
+      proc && proc.latest_version && proc.latest_version !== proc.version ? fact("Latest", proc.latest_version) : null,
       proc && proc.last_error ? fact("Last error", proc.last_error, "last-error") : null);
 
     const capsEl = h("div", { class: "caps" }, caps.length
@@ -109,8 +114,14 @@
         on: { click: (e) => operate(id, v, e.currentTarget) },
       }, icon(ic, { size: 14 }), h("span", { text: label }));
       const running = proc.status === "running" || proc.status === "starting";
+      const fromUrl = proc.source_url && proc.install_type && !["local", "dev"].includes(proc.install_type);
+      const update = updates.get(id);
       actions = h("div", { class: "plugin-actions" },
-        verb("start", "Start", "play", running), verb("stop", "Stop", "square", !running && proc.status !== "error"), verb("restart", "Restart", "rotate-cw", false));
+        verb("start", "Start", "play", running), verb("stop", "Stop", "square", !running && proc.status !== "error"), verb("restart", "Restart", "rotate-cw", false),
+        fromUrl ? h("button", { class: ["btn", "btn-sm"], type: "button", dataset: { op: "check-update" }, on: { click: (e) => checkUpdate(id, e.currentTarget) } },
+          icon("refresh-cw", { size: 14 }), h("span", { text: "Check for update" })) : null,
+        update && update.has_update ? h("button", { class: ["btn", "btn-sm", "btn-primary"], type: "button", dataset: { op: "upgrade" }, on: { click: () => upgrade(id, update) } },
+          icon("arrow-up", { size: 14 }), h("span", { text: "Upgrade to " + str(update.latest_version) })) : null);
       const pre = h("pre", { class: "log-lines", text: "loading…" });
       logs = h("details", { class: "logs", open: openLogs.has(id) }, h("summary", { text: "Recent log lines" }), pre);
       logs.addEventListener("toggle", () => {
@@ -156,6 +167,133 @@
     }
   }
 
+  // ------------------------------------------------------------ marketplace: install, update, upgrade
+
+  /** POST ``path`` and read its text/event-stream; ``onEvent({stage, message})`` per event; resolves to the last. */
+  async function eventStream(path, body, onEvent) {
+    const token = sessionStorage.getItem("tgo_token");
+    const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+    if (token) headers.Authorization = "Bearer " + token;
+    const response = await fetch(TGO.withProject(path), { method: "POST", headers, body: JSON.stringify(body) });
+    if (!response.ok || !response.body) {
+      let detail = "HTTP " + response.status;
+      try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+      const last = { stage: "error", message: detail };
+      onEvent(last);
+      return last;
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let last = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const chunk = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of chunk.split("\n")) {
+          if (!line.startsWith("data: ")) continue;
+          try { last = JSON.parse(line.slice(6)); } catch (_) { continue; }
+          onEvent(last);
+        }
+      }
+    }
+    if (!last || (last.stage !== "complete" && last.stage !== "error")) {
+      last = { stage: "error", message: "the stream ended without a result" };
+      onEvent(last);
+    }
+    return last;
+  }
+
+  const STAGE_ICONS = { cloning: "code", downloading: "download", copying: "copy", building: "package", stopping: "square", starting: "play", complete: "check-circle", error: "x-circle" };
+
+  function progressList() {
+    const list = h("ol", { class: "install-progress", id: "install-progress" });
+    const add = (e) => {
+      list.appendChild(h("li", { class: "stage-" + str(e.stage), dataset: { stage: str(e.stage) } },
+        icon(STAGE_ICONS[e.stage] || "circle", { size: 13 }), h("b", { text: str(e.stage) }), h("span", { text: " " + str(e.message) })));
+      list.scrollTop = list.scrollHeight;
+    };
+    return { list, add };
+  }
+
+  function openInstall() {
+    const url = h("input", { type: "text", id: "install-url", attrs: { placeholder: "https://github.com/owner/repo", spellcheck: "false" } });
+    const project = h("input", { type: "text", id: "install-project", value: TGO.projectId || "" });
+    const preview = h("div", { class: "install-preview", id: "install-preview" });
+    const fetchBtn = h("button", { class: ["btn", "btn-sm"], type: "button", id: "install-fetch" }, icon("search", { size: 14 }), h("span", { text: "Preview" }));
+    const installBtn = h("button", { class: ["btn", "btn-sm", "btn-primary"], type: "button", id: "install-go", disabled: true }, icon("download", { size: 14 }), h("span", { text: "Install" }));
+    let config = null;
+    const body = h("div", { class: "install-form" },
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Plugin URL (GitHub, Gitee, or a plugin.yml URL)" }), url),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Project" }), project),
+      h("div", { class: "plugin-actions" }, fetchBtn, installBtn), preview);
+    const modal = TGO.openModal({ title: "Install from URL", body, className: "install-modal" });
+    fetchBtn.addEventListener("click", async () => {
+      fetchBtn.classList.add("is-loading");
+      installBtn.disabled = true;
+      config = null;
+      clear(preview);
+      try {
+        config = await api("POST", "/plugins/fetch-info", { url: url.value.trim() });
+        const source = config.source || {};
+        const where = source.github ? `${source.github.repo} @ ${source.github.ref}${source.github.path !== "/" ? " " + source.github.path : ""}` : source.binary ? source.binary.url : source.gitee ? source.gitee.repo : "";
+        TGO.append(preview, [h("dl", { class: "facts", id: "install-manifest" },
+          fact("Plugin", `${str(config.name)} ${str(config.version)}`), fact("Id", config.id, "mono"),
+          fact("Author", config.author), fact("Description", config.description),
+          fact("Source", where, "mono"), fact("Build", config.build ? config.build.language : "none"))]);
+        installBtn.disabled = false;
+      } catch (exc) {
+        TGO.append(preview, [h("div", { class: "last-error", id: "install-error", text: "Cannot use this URL: " + exc.message })]);
+      } finally {
+        fetchBtn.classList.remove("is-loading");
+      }
+    });
+    installBtn.addEventListener("click", async () => {
+      if (!config) return;
+      installBtn.disabled = true;
+      fetchBtn.disabled = true;
+      const { list, add } = progressList();
+      preview.appendChild(list);
+      const last = await eventStream("/plugins/install-stream", { ...config, project_id: project.value.trim() || null }, add);
+      fetchBtn.disabled = false;
+      if (last.stage === "complete") {
+        toast(last.message, "success", 5000);
+        await loadProcesses();
+        draw();
+      } else toast("Install failed: " + last.message, "error", 8000);
+      if (modal.closed) return;
+    });
+  }
+
+  async function checkUpdate(id, button) {
+    button.classList.add("is-loading");
+    try {
+      const res = await api("GET", `/plugins/${enc(id)}/check-update`);
+      updates.set(id, res);
+      toast(res.has_update ? `${id}: ${res.latest_version} is available (running ${res.current_version})` : `${id}: ${res.message || "up to date"}`,
+        res.has_update ? "info" : "success", 5000);
+    } catch (exc) {
+      toast(`check for update of ${id} failed: ${exc.message}`, "error", 6000);
+    } finally {
+      await loadProcesses();
+      draw();
+    }
+  }
+
+  async function upgrade(id, update) {
+    const { list, add } = progressList();
+    TGO.openModal({ title: `Upgrade ${id} to ${str(update.latest_version)}`, body: list, className: "install-modal" });
+    const last = await eventStream(`/plugins/${enc(id)}/upgrade`, update.latest_config ? { latest_config: update.latest_config } : {}, add);
+    updates.delete(id);
+    toast(last.stage === "complete" ? last.message : "Upgrade failed: " + last.message, last.stage === "complete" ? "success" : "error", 8000);
+    await loadProcesses();
+    draw();
+  }
+
   function draw() {
     const ids = new Set([...connected.keys(), ...processes.keys()]);
     const sorted = [...ids].sort();
@@ -173,7 +311,9 @@
       h("h1", { text: "Plugins" }),
       h("span", { class: "chip", id: "count-connected", text: `${live} connected` }),
       gone ? h("span", { class: "chip", id: "count-disconnected", text: `${gone} disconnected` }) : null,
-      supervisor && hostSupervisor !== false ? h("span", { class: "chip", text: `${processes.size} launched by this host` }) : null]);
+      supervisor && hostSupervisor !== false ? h("span", { class: "chip", text: `${processes.size} launched by this host` }) : null,
+      supervisor ? h("button", { class: ["btn", "btn-sm", "btn-primary"], type: "button", id: "install-from-url", on: { click: openInstall } },
+        icon("download", { size: 14 }), h("span", { text: "Install from URL" })) : null]);
     if (supervisor === false || (hostSupervisor === false && !processes.size)) {
       note.hidden = false;
       clear(note).append(icon("info"), h("span", { text: "This host does not launch plugins (no process supervisor): plugins connect to its socket on their own. Start tgo-host with plugin directories to manage their processes here." }));
