@@ -100,14 +100,19 @@ async def test_fix_ups_counted_logged_once_and_listed(api, caplog):
     for _ in range(3):
         await api.post("/plugins/visitor-panel/render", json={"visitor_id": "v"})
     text = (await api.get("/metrics")).text
-    assert f'tgo_plugin_fixups_total{{kind="coerced",plugin_id="{SLOPPY}"}} 6.0' in text
+    # 2 coerced and 2 placeholders per render, plus 1 coerced and 2 filled at registration
+    assert f'tgo_plugin_fixups_total{{kind="coerced",plugin_id="{SLOPPY}"}} 7.0' in text
     assert f'tgo_plugin_fixups_total{{kind="placeholder",plugin_id="{SLOPPY}"}} 6.0' in text
+    assert f'tgo_plugin_fixups_total{{kind="filled",plugin_id="{SLOPPY}"}} 2.0' in text
+    # one line per plugin and kind, however many renders ("coerced" was logged at registration already)
     lines = [r.getMessage() for r in caplog.records if r.name == "tgo_host.fixups"]
-    assert len(lines) == 2  # one per plugin and kind, however many renders
-    assert all(SLOPPY in line and "visitor_panel/render" in line for line in lines)
+    rendered = [line for line in lines if "visitor_panel/render" in line]
+    assert len(rendered) == 1 and f"plugin {SLOPPY}: placeholder in" in rendered[0], lines
+    kinds_logged = [line.split(": ")[1].split(" in ")[0] for line in lines]
+    assert len(kinds_logged) == len(set(kinds_logged)), lines
 
     listed = (await api.get("/console/fixups")).json()["plugins"][SLOPPY]
-    assert listed["counts"] == {"coerced": 6, "placeholder": 6}
+    assert listed["counts"] == {"coerced": 7, "placeholder": 6, "filled": 2}
     assert len(listed["recent"]) == 10 and listed["recent"][-1]["method"] == "visitor_panel/render"
     assert sorted((f["path"], f["kind"]) for f in listed["registration"]) == [
         ("capabilities[2].title", "filled"),

@@ -248,17 +248,18 @@ class Console:
         return EventStream(self, project_of(request))
 
     async def fixups(self, request: Request) -> Response:
-        """``{plugins: {id: {total, counts, recent, registration}}}`` for plugins with any fix-up."""
+        """``{plugins: {id: {total, counts, recent, registration}}}`` for plugins with any fix-up.
+
+        ``registration`` lists what was fixed up in a connected plugin's register params
+        (also counted in ``counts``; ``recent`` holds the last few of any kind).
+        """
         report = self.host.dispatcher.fixups
         plugins: dict[str, Any] = {}
         for plugin_id in report.counts():
             plugins[plugin_id] = {**report.summary(plugin_id), "registration": []}
         for session in self.host.registry.all_sessions():
-            noted = getattr(session, "registration_fixups", None)
-            if noted and session.plugin_id:
-                entry = plugins.setdefault(session.plugin_id, {**report.summary(session.plugin_id), "registration": []})
-                entry["registration"] = [f.to_json() for f in noted]
-                entry["total"] += len(noted)
+            if session.registration_fixups and session.plugin_id in plugins:
+                plugins[session.plugin_id]["registration"] = [f.to_json() for f in session.registration_fixups]
         return Response(orjson.dumps({"plugins": plugins}), media_type="application/json", headers=SECURITY_HEADERS)
 
     async def _file(self, path: Path, request: Request, *, document: bool) -> Response:

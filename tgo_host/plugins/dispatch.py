@@ -141,6 +141,12 @@ class Dispatcher:
         self.registry = registry
         self.observe = observe
         self.fixups = fixups if fixups is not None else FixUpReport()
+        registry.subscribe(self._on_registry_event)
+
+    def _on_registry_event(self, event: str, session: PluginSession) -> None:
+        """Count what validation filled in or changed in a plugin's ``register`` params."""
+        if event == "connected" and session.registration_fixups:
+            self.fixups.record(session.plugin_id or "?", "register", session.registration_fixups)
 
     def session(self, plugin_id: str, project_id: str | None = None, capability: str | None = None) -> PluginSession:
         """The visible session for ``plugin_id``; raises :class:`PluginNotFound`/:class:`CapabilityMissing`."""

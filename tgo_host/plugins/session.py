@@ -194,9 +194,7 @@ class PluginSession:
             return
         self.plugin_id = plugin_id
         self.registration = params
-        self.registration_fixups = fixups
-        for fixup in fixups:
-            log.warning("plugin %s: %s in register params: %s", plugin_id, fixup.kind, fixup)
+        self.registration_fixups = fixups  # counted and logged by the dispatcher's fix-up report
         self.capabilities = list(params.capabilities)
         try:
             self.registry.add(self)

@@ -62,7 +62,7 @@
     const f = fixups[id];
     if (!isObj(f) || !f.total) return null;
     const kinds = Object.entries(isObj(f.counts) ? f.counts : {}).map(([k, n]) => `${n} ${k}`);
-    if (arr(f.registration).length) kinds.push(`${arr(f.registration).length} at registration`);
+    if (arr(f.registration).length) kinds.push(`${arr(f.registration).length} of them at registration`);
     const line = (e) => h("li", {},
       h("span", { class: "mono", text: str(e.path) || "(result)" }), " ",
       TGO.badge({ text: str(e.kind), color: e.kind === "rejected" ? "red" : "orange" }), " ",
@@ -71,7 +71,9 @@
     const things = f.total === 1 ? "1 thing" : `${f.total} things`;
     const el = h("details", { class: "fixups", dataset: { role: "fixups" }, open: openFixups.has(id) },
       h("summary", { text: `This plugin sent ${things} we fixed up or refused: ${kinds.join(", ")}` }),
-      h("ul", { class: "fixup-list" }, [...arr(f.registration), ...arr(f.recent).slice().reverse()].map(line)));
+      h("ul", { class: "fixup-list" }, [
+        ...arr(f.registration).map((e) => ({ ...e, method: "register" })),
+        ...arr(f.recent).filter((e) => e.method !== "register").reverse()].map(line)));
     el.addEventListener("toggle", () => (el.open ? openFixups.add(id) : openFixups.delete(id)));
     return el;
   }
