@@ -390,13 +390,14 @@ Template = Union[
     FormTemplate,
 ]
 TEMPLATE_NAMES: tuple[str, ...] = tuple(cls.template for cls in Template.__args__)
+_KNOWN_NAMES = frozenset(TEMPLATE_NAMES)
 #: A template nested in ``group``/``tabs``/``show_modal``: known, or a placeholder.
 Child = Union[Template, UnknownTemplate]
 
 
 def _structure_child(obj: Any, _: Any) -> Any:
     name = obj.get("template") if obj.__class__ is dict else None
-    if name.__class__ is str and name not in TEMPLATE_NAMES:
+    if name.__class__ is str and name not in _KNOWN_NAMES:
         if obj.get("data") is not None and obj["data"].__class__ is not dict:
             raise ValidationError("data", "expected an object")
         note(PLACEHOLDER, f"unknown template {name[:60]!r} shown as an \"unknown template\" box")
