@@ -43,6 +43,7 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".json": "application/json",  # the full Lucide icon set, fetched on demand
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".md": "text/plain; charset=utf-8",

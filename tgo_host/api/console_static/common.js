@@ -53,10 +53,77 @@
   }
 
   /** A Lucide icon by name as an inline <svg>; an unknown name gives a neutral dot. */
+  // Icons: the inline subset (vendor/lucide-icons.js) draws at once; the first other name
+  // fetches every Lucide icon (vendor/lucide-icons.json, once) and fills in what waited for it.
+  // A name Lucide does not have is drawn as a dashed "?" box and reported once per plugin.
+  const DOT = [["circle", { cx: "12", cy: "12", r: "3" }]];
+  const UNKNOWN = [
+    ["rect", { x: "3", y: "3", width: "18", height: "18", rx: "4", "stroke-dasharray": "3 3" }],
+    ["path", { d: "M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5v.4" }],
+    ["path", { d: "M12 17h.01" }],
+  ];
+  let allIcons = null; // {icons, aliases} once fetched
+  let allIconsLoading = null;
+  const waiting = new Map(); // icon name -> [svg, …] drawn before the full set arrived
+  const reported = new Set(); // "plugin\u0000name" already reported
+
+  function lookupIcon(key) {
+    const subset = window.LUCIDE_ICONS || {};
+    if (Object.prototype.hasOwnProperty.call(subset, key)) return subset[key];
+    if (!allIcons) return undefined;
+    const canonical = Object.prototype.hasOwnProperty.call(allIcons.aliases, key) ? allIcons.aliases[key] : key;
+    return Object.prototype.hasOwnProperty.call(allIcons.icons, canonical) ? allIcons.icons[canonical] : null;
+  }
+
+  function drawIcon(svg, key, nodes, plugin) {
+    svg.replaceChildren();
+    svg.classList.remove("icon-loading");
+    if (nodes === null) {
+      nodes = UNKNOWN;
+      svg.classList.add("icon-unknown");
+      svg.setAttribute("aria-hidden", "false");
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", `unknown icon "${key}"`);
+      const title = document.createElementNS(SVG_NS, "title");
+      title.textContent = `unknown icon "${key}" (not a Lucide icon name)`;
+      svg.appendChild(title);
+      reportUnknownIcon(key, plugin);
+    }
+    for (const [tag, attrs] of nodes) {
+      const child = document.createElementNS(SVG_NS, tag);
+      for (const [k, v] of Object.entries(attrs)) child.setAttribute(k, v);
+      svg.appendChild(child);
+    }
+  }
+
+  function reportUnknownIcon(key, plugin) {
+    const id = (plugin || "") + "\u0000" + key;
+    if (reported.has(id)) return;
+    reported.add(id);
+    console.warn(`tgo console: unknown icon "${key}"` + (plugin ? ` from plugin ${plugin}` : ""));
+    if (typeof TGO.onUnknownIcon === "function") TGO.onUnknownIcon(key, plugin);
+  }
+
+  /** Fetch every Lucide icon once; resolves when the icons that waited for it are drawn. */
+  function loadAllIcons() {
+    if (!allIconsLoading) {
+      allIconsLoading = fetch("/console/static/vendor/lucide-icons.json")
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
+        .catch((exc) => {
+          console.warn("tgo console: cannot load the Lucide icon set: " + exc.message);
+          return { icons: {}, aliases: {} };
+        })
+        .then((table) => {
+          allIcons = { icons: isObj(table.icons) ? table.icons : {}, aliases: isObj(table.aliases) ? table.aliases : {} };
+          for (const [key, svgs] of waiting) for (const [svg, plugin] of svgs) drawIcon(svg, key, lookupIcon(key), plugin);
+          waiting.clear();
+        });
+    }
+    return allIconsLoading;
+  }
+
   function icon(name, opts = {}) {
-    const table = window.LUCIDE_ICONS || {};
     const key = typeof name === "string" ? name.trim().toLowerCase() : "";
-    const nodes = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : [["circle", { cx: "12", cy: "12", r: "3" }]];
     const svg = document.createElementNS(SVG_NS, "svg");
     const size = String(opts.size || 16);
     for (const [k, v] of Object.entries({
@@ -65,10 +132,14 @@
     })) svg.setAttribute(k, v);
     svg.setAttribute("class", "icon" + (opts.class ? " " + opts.class : ""));
     if (key) svg.dataset.icon = key;
-    for (const [tag, attrs] of nodes) {
-      const child = document.createElementNS(SVG_NS, tag);
-      for (const [k, v] of Object.entries(attrs)) child.setAttribute(k, v);
-      svg.appendChild(child);
+    const nodes = key ? lookupIcon(key) : DOT;
+    if (nodes === undefined) {
+      svg.classList.add("icon-loading");
+      if (!waiting.has(key)) waiting.set(key, []);
+      waiting.get(key).push([svg, opts.plugin]);
+      loadAllIcons();
+    } else {
+      drawIcon(svg, key, nodes, opts.plugin);
     }
     return svg;
   }
@@ -421,7 +492,7 @@
   }
 
   Object.assign(TGO, {
-    h, append, clear, icon, str, isObj, arr, httpUrl, safeHref, cssColor, fmtDate, fmtCurrency, relTime,
+    h, append, clear, icon, loadAllIcons, str, isObj, arr, httpUrl, safeHref, cssColor, fmtDate, fmtCurrency, relTime,
     api, ApiFailure, withProject, projectId, toast, openModal, topModal, confirmDialog, copyText,
     liveEvents, header, setLiveState,
   });

@@ -330,7 +330,7 @@
     }
     const body = h("div", { class: "panel-body" });
     const titleEl = h("span", { class: "panel-title", text: str(title) });
-    const iconSlot = h("span", { class: "panel-icon" }, icon(iconName || "puzzle"));
+    const iconSlot = h("span", { class: "panel-icon" }, icon(iconName || "puzzle", { plugin: pluginId }));
     const state = h("span", { class: "panel-state", hidden: true });
     const section = h("section", { class: "panel", dataset: { plugin: pluginId } },
       h("header", { class: "panel-header" },
@@ -383,7 +383,7 @@
     for (const p of arr(result.panels)) {
       seen.add(p.plugin_id);
       const entry = panelShell(p.plugin_id, p.title, p.icon, p.priority);
-      entry.iconSlot.replaceChildren(icon(p.icon || "puzzle"));
+      entry.iconSlot.replaceChildren(icon(p.icon || "puzzle", { plugin: p.plugin_id }));
       fillPanel(p.plugin_id, entry, p.ui);
     }
     for (const e of arr(result.errors)) {
@@ -440,7 +440,7 @@
     for (const b of buttons) {
       const tip = [b.tooltip, b.shortcut && `(${b.shortcut})`].filter(Boolean).join(" ");
       el.toolbar.appendChild(h("button", { class: "tool-btn", type: "button", title: tip || b.title, dataset: { plugin: b.plugin_id, shortcut: str(b.shortcut) }, on: { click: () => openToolbar(b) } },
-        icon(b.icon || "puzzle", { size: 14 }), h("span", { text: str(b.title) })));
+        icon(b.icon || "puzzle", { size: 14, plugin: b.plugin_id }), h("span", { text: str(b.title) })));
     }
   }
 
@@ -508,7 +508,7 @@
       el.appBar.appendChild(h("button", {
         class: ["app-btn", openApp && openApp.id === a.id && "active"], type: "button", title: str(a.cap.title), dataset: { plugin: a.id },
         on: { click: () => (openApp && openApp.id === a.id ? closeApp() : openAppPane(a.id, a.cap)) },
-      }, icon(a.cap.icon || "app-window", { size: 18 }), h("span", { class: "app-btn-label", text: str(a.cap.title) })));
+      }, icon(a.cap.icon || "app-window", { size: 18, plugin: a.id }), h("span", { class: "app-btn-label", text: str(a.cap.title) })));
     }
     if (!apps.length) el.appBar.appendChild(h("span", { class: "app-bar-empty", title: "No sidebar_iframe plugins connected" }, icon("app-window", { size: 18 })));
     if (openApp && !apps.some((a) => a.id === openApp.id)) closeApp();
@@ -527,7 +527,7 @@
     openApp = { id: pluginId, iframe: null };
     drawAppBar();
     const head = h("div", { class: "app-pane-head" },
-      icon(cap.icon || "app-window"), h("span", { class: "app-pane-title", text: str(cap.title) }),
+      icon(cap.icon || "app-window", { plugin: pluginId }), h("span", { class: "app-pane-title", text: str(cap.title) }),
       h("button", { class: "icon-btn", type: "button", title: "Close", attrs: { "aria-label": "Close app" }, on: { click: closeApp } }, icon("x")));
     el.appPane.appendChild(head);
     let config;
@@ -642,5 +642,10 @@
     document.body.dataset.ready = "1";
   })();
   TGO.liveEvents(onLive, TGO.setLiveState);
+  // a plugin naming an icon Lucide does not have: once per plugin and name, in the activity log
+  TGO.onUnknownIcon = (name, pluginId) => {
+    if (pluginId) activity(pluginId, "!", `unknown icon "${name}" (shown as a dashed ? box; see lucide.dev/icons)`, "error");
+  };
+
   TGO.workspace = { selectVisitor: (id) => selectVisitor(VISITORS.find((v) => v.id === id)), insertText, loadPanels, renderPanel, sandboxFor };
 })();
