@@ -574,6 +574,35 @@ def test_iframe_app_gets_context_updates_and_its_messages_run(page):
 # ---------------------------------------------------------------- live updates
 
 
+def test_iframe_app_fits_a_1280x800_screen(page):
+    """With the CRM app open on a laptop screen nothing is cut off: chat header, panels, the iframe's page, the app bar."""
+    p = page
+    p.set_viewport_size({"width": 1280, "height": 800})
+    open_workspace(p)
+    p.locator('#app-bar .app-btn[data-plugin="com.example.crm-iframe"]').click()
+    p.frame_locator("iframe.app-frame").locator("#v-email").filter(has_text="alice@example.com").wait_for()
+    panel(p, "com.example.order-dashboard").locator(".stat-value").first.wait_for()
+    layout = p.evaluate("""() => {
+        const right = (s) => document.querySelector(s).getBoundingClientRect().right;
+        const meta = document.querySelector('.chat-meta');
+        const clipped = (e) => e.scrollWidth > e.clientWidth + 1;
+        return { page: document.documentElement.scrollWidth, pane: right('#app-pane'), bar: right('#app-bar'),
+                 meta: meta.textContent, metaClipped: clipped(meta) || clipped(meta.parentElement),
+                 metaRight: meta.getBoundingClientRect().right, header: right('.chat-header'),
+                 statsClipped: [...document.querySelectorAll('.stat')].filter(clipped).map((e) => e.textContent) };
+    }""")
+    assert layout["page"] <= 1280 and layout["pane"] <= 1280 and layout["bar"] <= 1280, layout
+    assert "alice@example.com" in layout["meta"] and "session s-" in layout["meta"]
+    assert not layout["metaClipped"] and layout["metaRight"] <= layout["header"], layout
+    assert layout["statsClipped"] == [], layout
+    frame = p.locator("iframe.app-frame").element_handle().content_frame()
+    inner = frame.evaluate("""() => ({ width: innerWidth, page: document.documentElement.scrollWidth,
+        email: document.getElementById('v-email').getBoundingClientRect().right,
+        font: getComputedStyle(document.body).fontFamily })""")
+    assert inner["page"] <= inner["width"] and inner["email"] <= inner["width"], inner
+    assert "serif" not in inner["font"].replace("sans-serif", ""), inner  # the example page is styled
+
+
 def test_killed_plugin_shows_as_disconnected_without_reload(page, stack):
     p = page
     plugins_page = p.context.new_page()

@@ -547,6 +547,7 @@
     const min = Number(cap.min_width) || 240;
     const max = Number(cap.max_width) || 720;
     el.appPane.style.width = Math.min(max, Math.max(min, width)) + "px";
+    el.appPane.style.minWidth = Math.min(min, width) + "px"; // on a narrow screen it gives way down to min_width
     const sandbox = sandboxFor(config.sandbox, url);
     const iframe = h("iframe", {
       class: "app-frame", src: url, title: str(config.title || cap.title), referrerPolicy: "no-referrer",
