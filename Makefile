@@ -24,9 +24,17 @@ install-dev: $(DEV_STAMP)
 # the Node example plugin and Node installs, Go for Go installs, wrk for the benchmark smoke
 # test's HTTP rows. Installed only when running as root and missing.
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v go >/dev/null || ! command -v wrk >/dev/null; }; then \
-		echo "installing Debian packages: chromium nodejs npm golang-go wrk"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm golang-go wrk >/dev/null; \
+	@if [ "$$(id -u)" = 0 ]; then \
+		missing=""; \
+		command -v chromium >/dev/null || missing="$$missing chromium"; \
+		command -v node >/dev/null || missing="$$missing nodejs"; \
+		command -v npm >/dev/null || missing="$$missing npm"; \
+		command -v go >/dev/null || missing="$$missing golang-go"; \
+		command -v wrk >/dev/null || missing="$$missing wrk"; \
+		if [ -n "$$missing" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml

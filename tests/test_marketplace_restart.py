@@ -143,3 +143,38 @@ def test_host_killed_mid_install_leaves_nothing_after_restart(host, market, shor
         time.sleep(0.1)
     host.start()
     assert host.installed() == {} and not os.path.exists(os.path.join(host.managed, "test.hang"))
+
+
+async def test_restore_rolls_back_half_done_work_and_brings_back_an_interrupted_upgrade(settings, nursery, short_dir):
+    """What a killed host can leave: a staging dir, an "installing" record, an upgrade's old copy moved aside."""
+    import trio  # noqa: F401  (pytest-trio test)
+
+    from conftest import wait_for
+    from tgo_host.host import Host
+    from tgo_host.marketplace.installer import STORE_FILE, open_marketplace
+    from tgo_host.marketplace.store import InstalledRecord, SqliteStore
+    from tgo_host.plugins.supervisor import Supervisor
+
+    managed = os.path.join(short_dir, "managed")
+    settings.managed_plugins_dir = managed
+    settings.register_timeout = 10.0
+    os.makedirs(managed)
+    python_tree(os.path.join(managed, ".old-test.moved-x1y2"), "test.moved", "1.0.0")  # swapped out, new copy never moved in
+    python_tree(os.path.join(managed, "test.half"), "test.half", "1.0.0")  # moved in, never registered
+    os.makedirs(os.path.join(managed, ".staging-test.other-abc", "src"))
+    store = SqliteStore(os.path.join(managed, STORE_FILE))
+    for plugin_id, status in (("test.moved", "running"), ("test.half", "installing")):
+        await store.save(InstalledRecord(plugin_id=plugin_id, name=plugin_id, version="1.0.0", install_type="github",
+                                         install_path=os.path.join(managed, plugin_id), status=status, project_id="p"))
+    await store.close()
+    host = Host(settings)
+    host.supervisor = Supervisor(settings, host.registry)
+    assert "test.half" in host.supervisor and "test.moved" not in host.supervisor  # what discovery found
+    open_marketplace(settings, host.supervisor).attach(host)
+    await nursery.start(host.serve)
+    await wait_for(lambda: "test.moved" in host.supervisor and host.supervisor.get("test.moved").registered, timeout=20)
+    assert "test.half" not in host.supervisor and not os.path.exists(os.path.join(managed, "test.half"))
+    assert sorted(e for e in os.listdir(managed) if not e.startswith(STORE_FILE)) == ["test.moved"]
+    assert [r.plugin_id for r in await host.marketplace.store.all()] == ["test.moved"]
+    assert host.registry.get("test.moved", "p").project_id == "p"
+    host.request_stop()

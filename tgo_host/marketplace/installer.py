@@ -126,6 +126,12 @@ class Marketplace:
                 await self.store.delete(record.plugin_id)
                 continue
             self.records[record.plugin_id] = record
+            if record.plugin_id not in supervisor:  # its directory came back from an interrupted upgrade
+                try:
+                    supervisor.add(load_manifest(record.install_path), installed_at=record.installed_at)
+                except (ManifestError, SupervisorError) as exc:
+                    log.error("installed plugin %s cannot be launched: %s", record.plugin_id, exc)
+                    continue
             if record.plugin_id in supervisor:
                 plugin = supervisor.get(record.plugin_id)
                 plugin.installed_at = record.installed_at

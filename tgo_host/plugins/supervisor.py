@@ -397,6 +397,20 @@ class Supervisor:
         await self.start(manifest.id)
         return plugin
 
+    def add(self, manifest: Manifest, *, installed_at: str | None = None) -> ManagedPlugin:
+        """Know one more installed plugin without starting it (:meth:`run` launches it if it has not begun yet).
+
+        Raises :class:`InstallError` for a known id, :class:`ManifestNotAllowed` when it reaches outside its directory.
+        """
+        if manifest.id in self._plugins:
+            raise InstallError(f"plugin {manifest.id!r} is already known")
+        if self._is_managed(manifest):
+            confine(manifest)
+        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=self._is_managed(manifest),
+                               installed_at=installed_at or _now_iso())
+        self._plugins[manifest.id] = plugin
+        return plugin
+
     def replace_manifest(self, plugin_id: str, manifest: Manifest) -> ManagedPlugin:
         """Run ``plugin_id`` from ``manifest`` from its next start on (an upgrade; the plugin must be stopped)."""
         plugin = self.get(plugin_id)
