@@ -808,6 +808,9 @@ def test_every_lucide_icon_name_renders_and_unknown_names_show_a_box(page):
         const unknown = TGO.icon('no-such-icon-xyz', { plugin: 'p1' });
         TGO.icon('no-such-icon-xyz', { plugin: 'p1' });
         TGO.icon('no-such-icon-xyz', { plugin: 'p2' });
+        // icons inside a plugin's template are attributed to that plugin
+        TGO.renderingFor('p3', () => TGO.renderUI({ template: 'key_value', data: { items: [
+            { label: 'a', value: 'b', icon: 'zzz-not-an-icon' }] } }, { emit() {} }));
         TGO.onUnknownIcon = previous;
         return { earlyDrawn: drawn(early), bad, logged,
                  unknownClass: unknown.getAttribute('class'), unknownTitle: unknown.querySelector('title').textContent,
@@ -817,7 +820,7 @@ def test_every_lucide_icon_name_renders_and_unknown_names_show_a_box(page):
     assert result["earlyDrawn"]
     assert "icon-unknown" in result["unknownClass"] and "no-such-icon-xyz" in result["unknownTitle"]
     assert result["unknownShapes"] >= 2  # a visible dashed box with a question mark, not a dot
-    assert result["logged"] == ["p1:no-such-icon-xyz", "p2:no-such-icon-xyz"]  # once per plugin
+    assert result["logged"] == ["p1:no-such-icon-xyz", "p2:no-such-icon-xyz", "p3:zzz-not-an-icon"]  # once per plugin
 
 
 def test_unknown_template_is_a_visible_box(page):

@@ -66,6 +66,18 @@
   let allIconsLoading = null;
   const waiting = new Map(); // icon name -> [svg, …] drawn before the full set arrived
   const reported = new Set(); // "plugin\u0000name" already reported
+  let renderingPlugin = null; // whose UI is being drawn right now (see renderingFor)
+
+  /** Run ``fn`` (a synchronous render) so that icons it draws are attributed to ``pluginId``. */
+  function renderingFor(pluginId, fn) {
+    const outer = renderingPlugin;
+    renderingPlugin = pluginId;
+    try {
+      return fn();
+    } finally {
+      renderingPlugin = outer;
+    }
+  }
 
   function lookupIcon(key) {
     const subset = window.LUCIDE_ICONS || {};
@@ -124,6 +136,7 @@
 
   function icon(name, opts = {}) {
     const key = typeof name === "string" ? name.trim().toLowerCase() : "";
+    const plugin = opts.plugin || renderingPlugin || undefined;
     const svg = document.createElementNS(SVG_NS, "svg");
     const size = String(opts.size || 16);
     for (const [k, v] of Object.entries({
@@ -136,10 +149,10 @@
     if (nodes === undefined) {
       svg.classList.add("icon-loading");
       if (!waiting.has(key)) waiting.set(key, []);
-      waiting.get(key).push([svg, opts.plugin]);
+      waiting.get(key).push([svg, plugin]);
       loadAllIcons();
     } else {
-      drawIcon(svg, key, nodes, opts.plugin);
+      drawIcon(svg, key, nodes, plugin);
     }
     return svg;
   }
@@ -492,7 +505,7 @@
   }
 
   Object.assign(TGO, {
-    h, append, clear, icon, loadAllIcons, str, isObj, arr, httpUrl, safeHref, cssColor, fmtDate, fmtCurrency, relTime,
+    h, append, clear, icon, loadAllIcons, renderingFor, str, isObj, arr, httpUrl, safeHref, cssColor, fmtDate, fmtCurrency, relTime,
     api, ApiFailure, withProject, projectId, toast, openModal, topModal, confirmDialog, copyText,
     liveEvents, header, setLiveState,
   });

@@ -291,7 +291,7 @@
       onClose: () => modals.get(pluginId) && modals.get(pluginId).delete(modal),
     });
     trackModal(pluginId, modal);
-    modal.setBody(renderUI(ui, uiContext(pluginId, extension, modal)));
+    modal.setBody(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, extension, modal))));
     return modal;
   }
 
@@ -351,7 +351,7 @@
 
   function fillPanel(pluginId, entry, ui) {
     clear(entry.body);
-    entry.body.appendChild(renderUI(ui, uiContext(pluginId, "visitor_panel", null)));
+    entry.body.appendChild(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, "visitor_panel", null))));
     setPanelState(entry, "ok");
   }
 
@@ -458,7 +458,7 @@
     if (!modal.body.firstChild) modal.setBody(TGO.renderUI({ template: "loading", data: { text: "Loading…" } }));
     try {
       const ui = await api("POST", `/plugins/chat-toolbar/${enc(pluginId)}/render`, renderBody({ context: chatContext() }));
-      if (!modal.closed) modal.setBody(renderUI(ui, uiContext(pluginId, "chat_toolbar", modal)));
+      if (!modal.closed) modal.setBody(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, "chat_toolbar", modal))));
     } catch (exc) {
       if (!modal.closed) modal.setBody(errorBox(exc.type, exc.message));
     }
