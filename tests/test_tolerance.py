@@ -95,6 +95,9 @@ UI_ACCEPTED = [
     (ui("key_value", items=[{"label": "a", "value": 1, "tooltip": "t", "href": "javascript:alert(1)"}], footer="f"),
      ui("key_value", items=[{"label": "a", "value": 1, "tooltip": "t"}], footer="f"),
      [("data.items[0].href", "dropped")]),
+    (ui("text", text="x", meta={"links": [{"href": "https://ok.example"}, {"href": " javascript:alert(1)"}]},
+        note={"tag": "data: fine"}),
+     ui("text", text="x", note={"tag": "data: fine"}), [("data.meta", "dropped")]),
     # unknown nested templates become placeholders; the rest renders
     (ui("group", items=[ui("text", text="a"), ui("chart", series=[1, 2]), ui("text", text="b")]),
      ui("group", items=[ui("text", text="a"), ui("chart"), ui("text", text="b")]),
@@ -339,3 +342,37 @@ def test_capabilities_the_gateway_cannot_parse_are_refused_naming_the_field(shap
     with pytest.raises(ValidationError) as info:
         parse_register({"name": "P", "capabilities": [shape]})
     assert info.value.path == path
+
+
+# -- the fix-up report: counts, recent examples, one log line per plugin and kind --------
+
+
+def test_fix_up_report_logs_once_per_plugin_and_kind_per_interval(caplog):
+    from tgo_host.model import FixUp
+    from tgo_host.plugins.fixup_report import FixUpReport
+
+    now = [0.0]
+    report = FixUpReport(log_interval=60.0, clock=lambda: now[0])
+    caplog.set_level("WARNING", logger="tgo_host.fixups")
+    coerced = FixUp("data.text", "coerced", "5 read as the text '5'")
+    for _ in range(5):
+        report.record("p1", "visitor_panel/render", [coerced])
+    report.record("p2", "visitor_panel/render", [coerced])
+    report.record_rejection("p1", "visitor_panel/event", "data.url: scheme 'javascript' is not allowed in a link")
+    now[0] = 61.0
+    report.record("p1", "visitor_panel/render", [coerced])
+    lines = [r.getMessage() for r in caplog.records if r.name == "tgo_host.fixups"]
+    assert lines == [
+        "plugin p1: coerced in visitor_panel/render result: data.text: 5 read as the text '5'",
+        "plugin p2: coerced in visitor_panel/render result: data.text: 5 read as the text '5'",
+        "plugin p1: rejected in visitor_panel/event result: data.url: scheme 'javascript' is not allowed in a link",
+        "plugin p1: coerced in visitor_panel/render result: data.text: 5 read as the text '5' (and 4 more since the last line)",
+    ]
+    assert report.counts() == {"p1": {"coerced": 6, "rejected": 1}, "p2": {"coerced": 1}}
+    summary = report.summary("p1")
+    assert summary["total"] == 7 and len(summary["recent"]) == 7
+    assert summary["recent"][-1]["path"] == "data.text" and summary["recent"][5]["kind"] == "rejected"
+    for _ in range(20):
+        report.record("p1", "visitor_panel/render", [coerced])
+    assert len(report.summary("p1")["recent"]) == 10  # bounded
+    assert report.summary("nobody") == {"total": 0, "counts": {}, "recent": []}

@@ -107,11 +107,27 @@ def _url_hook(problem):
 
 
 def keep_extra(key: str, value: Any) -> bool:
-    """Whether an unknown key is passed on: yes, unless its value is a script URL (noted)."""
-    if value.__class__ is str and is_script_url(value):
-        note(DROPPED, f"unknown field with a script URL {describe_value(value)}; left out", key)
+    """Whether an unknown key is passed on: yes, unless its value is or holds a script URL (noted)."""
+    found = _script_url_in(value)
+    if found is not None:
+        note(DROPPED, f"unknown field with a script URL {describe_value(found)}; left out", key)
         return False
     return True
+
+
+def _script_url_in(value: Any) -> str | None:
+    """The first string in ``value`` (nested lists and objects included) that is a script URL."""
+    if value.__class__ is str:
+        return value if is_script_url(value) else None
+    if value.__class__ is dict:
+        value = value.values()
+    elif value.__class__ is not list:
+        return None
+    for item in value:
+        found = _script_url_in(item)
+        if found is not None:
+            return found
+    return None
 
 
 converter.register_structure_hook(Text, _text)

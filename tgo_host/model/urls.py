@@ -60,5 +60,14 @@ def image_url_problem(url: str) -> str | None:
 
 
 def is_script_url(value: str) -> bool:
-    """Whether a string would run script (or open a local file) if a front end used it as a URL."""
-    return link_url_problem(value) is not None
+    """Whether a string would run script (or open a local file) if a front end used it as a URL.
+
+    For strings in fields of unknown purpose: a ``data:`` string without a comma is not a
+    data URL at all (browsers refuse it), so prose like ``"data: 5 rows"`` passes.
+    """
+    scheme = url_scheme(value) if ":" in value else None
+    if scheme not in _SCRIPT_SCHEMES:
+        return False
+    if scheme == "data":
+        return "," in value and not _RASTER_DATA.match(_cleaned(value))
+    return True
