@@ -33,6 +33,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from functools import lru_cache
 from typing import Any, Callable
 
 from starlette.routing import Route
@@ -52,16 +53,29 @@ BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=1024)
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an IP address (IPv4-mapped IPv6 as IPv4), or None; cached (peers and hosts repeat)."""
+    if not text or not (text[0].isdigit() or ":" in text):
+        return None  # a name, not a literal: skip the costly failed parse
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def is_loopback_name(host: str) -> bool:
     """``localhost`` or a loopback IP literal (``127.0.0.0/8``, ``::1``)."""
     if host.lower() == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = parse_ip(host)
+    return address is not None and address.is_loopback
 
 
+@lru_cache(maxsize=1024)
 def split_host(value: str) -> tuple[str, int | None] | None:
     """``name[:port]`` / ``[v6][:port]`` → ``(name, port)`` lower-cased; None when malformed."""
     value = value.strip().lower()
@@ -85,15 +99,7 @@ def split_host(value: str) -> tuple[str, int | None] | None:
 
 def _peer_ip(scope: Scope) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     client = scope.get("client")
-    if not client:
-        return None
-    try:
-        address = ipaddress.ip_address(str(client[0]).split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    return parse_ip(str(client[0])) if client else None
 
 
 def _peer_text(scope: Scope) -> str:
