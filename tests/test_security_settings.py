@@ -92,3 +92,36 @@ def test_check_warns_about_an_open_control_plane():
     loopback = [line for line in run_cli("check", env={"TGO_SOCKET_PATH": ""}).stdout.splitlines()
                 if line.startswith("security warning") and "running as root" not in line]
     assert loopback == []
+
+
+@pytest.mark.parametrize("source", ["TGO_ADMIN_TOKEN", "admin_token_file"])
+def test_cli_configured_admin_token_guards_the_control_plane(short_dir, source):
+    """The admin token as operators set it (environment, or a file named in the config), through `tgo-host run`."""
+    import httpx
+    from test_configured_security import HostProcess, clean_env
+
+    admin = "admin-" + source.lower()
+    env = clean_env()
+    args = ["--http", "127.0.0.1:0", "--trusted-network", "127.0.0.1/32"]
+    if source == "TGO_ADMIN_TOKEN":
+        env["TGO_ADMIN_TOKEN"] = admin
+    else:
+        token_file = os.path.join(short_dir, "admin.token")
+        with open(token_file, "w") as fh:
+            fh.write(admin + "\n")
+        config = os.path.join(short_dir, "host.toml")
+        with open(config, "w") as fh:
+            fh.write(f'admin_token_file = "{token_file}"\n')
+        args += ["--config", config]
+    host = HostProcess(short_dir, *args, env=env)
+    try:
+        base = host.wait_log(r"HTTP API on (http://127\.0\.0\.1:\d+)").group(1)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.get("/plugins").status_code == 200  # data plane: the trusted network needs no token
+            refused = http.post("/plugins/some.plugin/stop")
+            assert refused.status_code == 401 and refused.json()["error"]["type"] == "admin_token_required"
+            allowed = http.post("/plugins/some.plugin/stop", headers={"Authorization": f"Bearer {admin}"})
+            assert allowed.status_code == 404  # past the guard: this host launches no such plugin
+        assert "refused POST /plugins/some.plugin/stop from 127.0.0.1:" in host.log()
+    finally:
+        assert host.stop() == 0
