@@ -240,6 +240,14 @@ async def test_disallowed_sources_are_error_events(api, market):
     events = await install_stream(api, body)
     assert events[-1] == {"stage": "error", "message": "repository https://git.evil.example/o/r.git is not an allowed "
                           f"install source (install_sources: {market.base}/)"}, events
+    # a ref that would be read as a git option
+    api.host.settings.github_base_url = f"{market.base}/gh"
+    body = {"id": "test.gitopt", "name": "x", "version": "1", "project_id": "p",
+            "source": {"github": {"repo": "o/r", "ref": "--upload-pack=touch /tmp/tgo-pwned"}}}
+    events = await install_stream(api, body)
+    assert events == [{"stage": "error", "message": "source.github.ref: '--upload-pack=touch /tmp/tgo-pwned' is not a "
+                                                     "branch, tag or commit name"}], events
+    assert not os.path.exists("/tmp/tgo-pwned")
     # a non-200 answer before the stream starts: invalid body
     bad = await api.post("/plugins/install-stream", json={"id": "x", "name": "x", "version": "1", "build": {"language": "rust"}})
     assert bad.status_code == 422 and bad.json()["error"]["path"] == "build.language"

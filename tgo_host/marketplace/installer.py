@@ -427,7 +427,7 @@ class Marketplace:
             env = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
             timeout = settings.build_timeout
             await run_step("git init", [*git_cmd, "init", "-q"], src, timeout, on_line, env)
-            await run_step(f"git fetch {url} {git.ref}", [*git_cmd, "fetch", "-q", "--depth", "1", url, git.ref],
+            await run_step(f"git fetch {url} {git.ref}", [*git_cmd, "fetch", "-q", "--depth", "1", "--", url, git.ref],
                            src, timeout, on_line, env)
             await run_step("git checkout", [*git_cmd, "checkout", "-q", "FETCH_HEAD"], src, timeout, on_line, env)
             await trio.to_thread.run_sync(partial(shutil.rmtree, os.path.join(src, ".git")))

@@ -10,6 +10,7 @@ and raises :class:`ConfigError` naming the field path.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import attrs
@@ -116,8 +117,24 @@ class ConfigError(Exception):
         self.reason = reason
 
 
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+
+
 def complete(config: PluginConfig) -> PluginConfig:
-    """Fill the per-language build defaults and check the id; raises :class:`ConfigError`."""
+    """Fill the per-language build defaults, check the id and the git repo/ref; raises :class:`ConfigError`.
+
+    A repo is ``OWNER/REPO``; a ref is a branch, tag or commit name that does
+    not start with ``-`` (it is passed to ``git fetch``).
+    """
+    for host in ("github", "gitee"):
+        git = getattr(config.source, host)
+        if git is None:
+            continue
+        if not _REPO.match(git.repo) or ".." in git.repo:
+            raise ConfigError(f"source.{host}.repo", f"{git.repo!r} is not OWNER/REPO")
+        if not _REF.match(git.ref) or ".." in git.ref:
+            raise ConfigError(f"source.{host}.ref", f"{git.ref!r} is not a branch, tag or commit name")
     if not config.id.strip() or any(c in config.id for c in "/\\\0") or config.id in (".", "..") or config.id.startswith("."):
         raise ConfigError("id", "must be a non-empty name without slashes (and not starting with '.')")
     build = config.build
