@@ -23,6 +23,7 @@ from .marketplace.installer import open_marketplace
 from .marketplace.toolsync import attach_toolsync
 from .plugins.supervisor import Supervisor
 from .settings import Settings
+from .upstream_env import compose_trusted_networks
 
 _RUN_FLAGS = {
     # flag: (settings field, help)
@@ -235,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         secret = read_secret(settings)
         http_token = read_http_token(settings)
         admin_token = read_admin_token(settings)
+        implied = compose_trusted_networks(
+            os.environ, settings, has_http_token=bool(http_token),
+            off_loopback=settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0]),
+        )
+        if implied:
+            settings.trusted_networks = implied
+            print(f"tgo-host: HOST/PORT without a token or trusted_networks: trusting this machine's private "
+                  f"networks {' '.join(implied)} (README: Replacing the TGO plugin runtime)", file=sys.stderr)
         if (
             settings.http_addr != "off"
             and not is_loopback(parse_addr(settings.http_addr)[0])

@@ -4,7 +4,9 @@ Every field of ``Settings`` can be set in the config file under its own
 name (``render_timeout = 5.0``), in the environment as ``TGO_`` + its name
 upper-cased (``TGO_RENDER_TIMEOUT=5``), and on the command line where a flag
 exists. ``TGO_SOCKET_PATH`` is also what plugins read, so it doubles as the
-socket setting. Errors name the source and the field.
+socket setting. The upstream TGO runtime's names (``HOST``, ``PORT``,
+``PLUGIN_SOCKET_PATH``, …; :mod:`.upstream_env`) are read too, below
+everything else. Errors name the source and the field.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Mapping
 import attrs
 
 from .settings import Settings
+from .upstream_env import UPSTREAM, upstream_values
 
 
 class ConfigError(Exception):
@@ -171,16 +174,27 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def _upstream_name(setting: str) -> str:
+    """The upstream variable(s) a setting came from, for error messages."""
+    names = [name for name, (field, _) in UPSTREAM.items() if field == setting]
+    return names[0] if names else {"http_addr": "HOST/PORT"}.get(setting, "HOST/PLUGIN_TCP_PORT")
+
+
 def load_settings(
     config_file: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge defaults, ``config_file``, ``environ`` and flag ``overrides`` (None values ignored)."""
-    values: dict[str, Any] = {}
+    """Merge defaults, upstream names (:mod:`.upstream_env`), ``config_file``, ``TGO_*`` in ``environ``
+    and flag ``overrides`` (None values ignored), later sources winning."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {
+        name: _convert(name, value, f"environment {_upstream_name(name)}")
+        for name, value in upstream_values(environ).items()
+    }
     if config_file:
         values.update(read_config_file(config_file))
-    values.update(read_environment(os.environ if environ is None else environ))
+    values.update(read_environment(environ))
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _convert(name, value, "command line")
@@ -205,8 +219,10 @@ def _read_secret_value(env_name: str, file_setting: str | None, what: str, envir
 
 
 def read_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
-    """The dev-token signing secret: ``TGO_SECRET``, else the contents of ``secret_file``; None if neither."""
-    return _read_secret_value("TGO_SECRET", settings.secret_file, "secret", os.environ if environ is None else environ)
+    """The dev-token signing secret: ``TGO_SECRET``, else ``secret_file``'s contents, else upstream's
+    ``SECRET_KEY`` (the gateway signs dev tokens with it); None if none."""
+    environ = os.environ if environ is None else environ
+    return _read_secret_value("TGO_SECRET", settings.secret_file, "secret", environ) or environ.get("SECRET_KEY") or None
 
 
 def read_admin_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:

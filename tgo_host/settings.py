@@ -66,6 +66,7 @@ class Settings:
     build_timeout: float = 600.0  # one clone/build step (git clone, pip install, npm install, go build)
     # announcing plugins' MCP tools to the TGO AI service (off when unset)
     ai_service_url: str | None = None  # e.g. http://tgo-ai:8081; or TGO_AI_SERVICE_URL
+    ai_service_timeout: float = 10.0  # seconds one call to the AI service may take (AI_SERVICE_TIMEOUT)
     ai_sync_retry_delay: float = 1.0  # first back-off after a failed call; doubles ...
     ai_sync_max_delay: float = 60.0  # ... up to this
     ai_tool_sync_grace: float = 30.0  # a plugin disconnected this long is gone: its tools are removed

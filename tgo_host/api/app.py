@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import __version__
 from .console import console_routes
 from .errors import ApiError, JSONResponse
 from .guard import HttpGuard
@@ -25,7 +26,8 @@ from .rendering import RenderingRoutes
 
 log = logging.getLogger("tgo_host.api")
 
-ALWAYS_SERVED = ("/healthz", "/readyz", "/metrics")
+SERVICE_NAME = "tgo-host"
+ALWAYS_SERVED = ("/healthz", "/readyz", "/health", "/metrics")
 
 
 class RefuseWhileStopping:
@@ -52,6 +54,13 @@ def build_app(host: Any) -> Starlette:
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    async def health(request: Request) -> JSONResponse:
+        """Upstream's liveness probe (docker-compose: ``curl -f http://127.0.0.1:8090/health``)."""
+        return JSONResponse({"status": "healthy"})
+
+    async def service_info(request: Request) -> JSONResponse:
+        return JSONResponse({"service": SERVICE_NAME, "version": __version__})
 
     async def readyz(request: Request) -> JSONResponse:
         if host.ready and not host.stopping.is_set():
@@ -85,6 +94,8 @@ def build_app(host: Any) -> Starlette:
     from starlette.exceptions import HTTPException
 
     routes = [
+        Route("/", service_info, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),

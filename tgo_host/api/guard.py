@@ -19,7 +19,7 @@ first failure with the standard error body (and one log line naming the peer):
    ``unsupported_media_type``, so a cross-site "simple" request (form post,
    ``fetch`` ``no-cors`` with ``text/plain``) never reaches a handler.
 
-Probes (``/healthz``, ``/readyz``) skip every check; the console's pages and
+Probes (``/healthz``, ``/readyz``, ``/health``) skip every check; the console's pages and
 static files skip the token check (they carry no data).
 
 The control plane (routes that install, remove, start or stop plugin code)
@@ -44,7 +44,7 @@ from .errors import ApiError
 
 log = logging.getLogger("tgo_host.api.guard")
 
-PROBES = ("/healthz", "/readyz")
+PROBES = ("/healthz", "/readyz", "/health")
 #: The console's pages and assets: no data, and a browser cannot attach a header when it opens a page.
 #: Its API calls and its event stream send the token (given once as ``/console#token=…``).
 TOKEN_FREE_PATHS = ("/console", "/console/", "/console/gallery", "/console/plugins")

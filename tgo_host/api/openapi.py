@@ -298,6 +298,13 @@ def build_openapi() -> dict[str, Any]:
             "type": "object", "required": ["success", "message"],
             "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}}},
             errors=(404, 409), params=(plugin_id,), tag="processes")},
+        "/": {"get": {"summary": "Service name and version (as the upstream runtime)", "tags": ["operations"],
+                       "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                           "type": "object", "required": ["service", "version"],
+                           "properties": {"service": {"type": "string"}, "version": {"type": "string"}}}}}}}}},
+        "/health": {"get": {"summary": "Process is up (the upstream runtime's probe: {\"status\": \"healthy\"})",
+                            "tags": ["operations"], "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": obj}}}}}},
         "/healthz": {"get": {"summary": "Process is up", "tags": ["operations"], "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": obj}}}}}},
         "/readyz": {"get": {"summary": "Listening on the plugin socket and not shutting down", "tags": ["operations"],

@@ -124,7 +124,7 @@ class ToolSync:
             for session in self.registry.all_sessions():
                 self.on_registry("connected", session)
             task_status.started()
-            timeout = httpx.Timeout(CALL_TIMEOUT)
+            timeout = httpx.Timeout(self.settings.ai_service_timeout)
             async with httpx.AsyncClient(timeout=timeout, transport=self._transport) as client:
                 delay = self.settings.ai_sync_retry_delay
                 while True:
