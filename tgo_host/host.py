@@ -38,9 +38,12 @@ from .plugins.listener import (
     serve_listener,
 )
 from .plugins.identity import ReservedIds
+from .plugins.fds import connection_budget, raise_fd_limit
+from .plugins.pending import PendingPool
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
-from .plugins.session import PluginSession
+from .plugins.session import PluginSession, RegistrationRefused
+from .wire.messages import SERVER_ERROR
 from .settings import Settings
 
 log = logging.getLogger("tgo_host")
@@ -86,6 +89,10 @@ class Host:
         self._closed_violations = 0
         self._closed_dropped = 0
         self._root_scope: trio.CancelScope | None = None
+        self.max_connections = settings.max_connections  # registered plugins; sized to the fd limit by serve()
+        self._pools: dict[Any, PendingPool] = {}  # listener -> its unregistered connections
+        self._pending_in: dict[PluginSession, PendingPool] = {}
+        self.registry.subscribe(self._on_registry_event)
 
     @property
     def connection_count(self) -> int:
@@ -129,6 +136,7 @@ class Host:
             if settings.dev_tcp_addr:
                 listeners.append(await open_dev_tcp_listener(settings.dev_tcp_addr, settings.dev_tcp_allow_remote))
                 self.dev_tcp_address = listeners[-1].getsockname()[:2]
+            self._size_limits(listeners)
             with trio.CancelScope() as self._root_scope:
                 async with trio.open_nursery() as root:
                     if handle_signals:
@@ -144,10 +152,10 @@ class Host:
                                     accepting.append(scope)
                                     await serve_listener(
                                         sock,
-                                        self._run_session,
+                                        partial(self._run_session, pool=self._pools[sock]),
                                         sessions,
-                                        max_connections=settings.max_connections,
-                                        active=lambda: len(self._connections),
+                                        max_connections=self.max_connections,
+                                        active=lambda: len(self.registry),
                                         task_status=task_status,
                                     )
 
@@ -180,12 +188,36 @@ class Host:
             remove_socket_file(settings.socket_path, listener)
             log.info("socket %s closed and removed; host stopped", settings.socket_path)
 
+    def _size_limits(self, listeners: list[Any]) -> None:
+        """Raise the fd limit; one pending pool per listener; ``max_connections`` that fits the fds."""
+        settings = self.settings
+        fd_limit = raise_fd_limit()
+        self._pools = {}
+        for sock in listeners:
+            name = "the plugin socket" if sock.family == trio.socket.AF_UNIX else "the TCP debug listener"
+            self._pools[sock] = PendingPool(name, settings.max_pending_connections)
+        launched = len(self.supervisor.plugins()) if self.supervisor is not None else 0
+        pending = sum(pool.limit for pool in self._pools.values())
+        self.max_connections = connection_budget(settings.max_connections, fd_limit, pending=pending, launched=launched)
+        log.info("plugin connections: at most %d registered, %d waiting to register per listener (open file limit %d)",
+                 self.max_connections, settings.max_pending_connections, fd_limit)
+
     def check_registration(self, session: PluginSession, params: Any) -> None:
-        """Who may register: the registration policy (dev tokens), then the ids reserved for launched plugins."""
+        """Who may register: the registration policy (dev tokens), the ids reserved for launched plugins, the limit."""
         self.registration_policy(session, params)
         self.reserved_ids(session, params)
+        if len(self.registry) >= self.max_connections and not any(
+            s.plugin_id == params.id for s in self.registry.all_sessions()
+        ):
+            raise RegistrationRefused(SERVER_ERROR, f"host is at its limit of {self.max_connections} plugin connections")
 
-    async def _run_session(self, stream: trio.SocketStream, peer: PeerInfo) -> None:
+    def _on_registry_event(self, event: str, session: PluginSession) -> None:
+        if event == "connected":
+            pool = self._pending_in.pop(session, None)
+            if pool is not None:
+                pool.discard(session)
+
+    async def _run_session(self, stream: trio.SocketStream, peer: PeerInfo, pool: PendingPool) -> None:
         settings = self.settings
         if not peer_allowed(peer, settings.allowed_uids, settings.allowed_gids):
             log.warning("refused connection from %s: uid/gid not in the allow-lists", peer)
@@ -194,11 +226,16 @@ class Host:
         session = PluginSession(stream, peer, self.settings, self.registry, check_registration=self.check_registration)
         if self.stopping.is_set():
             session.close("host is shutting down")
+        else:
+            pool.admit(session)
+            self._pending_in[session] = pool
         self._connections.add(session)
         try:
             await session.run()
         finally:
             self._connections.discard(session)
+            if self._pending_in.pop(session, None) is not None:
+                pool.discard(session)
             self._closed_violations += session.conn.stats.violations
             self._closed_dropped += session.conn.stats.dropped_responses
 

@@ -48,8 +48,11 @@ class Settings:
     # limits
     max_frame_bytes: int = 4 * 1024 * 1024
     partial_frame_timeout: float = 30.0
-    max_connections: int = 1024
+    max_connections: int = 1024  # registered plugins; lowered at start to what the fd limit leaves room for
     max_in_flight: int = 256
+    max_unregistered_frame_bytes: int = 64 * 1024  # the largest frame before `register` succeeds
+    max_pending_connections: int = 64  # unregistered connections per listener; the oldest is dropped first
+    max_buffered_bytes: int = 256 * 1024 * 1024  # receive buffers + send queues of all connections together
     # launched plugins (supervisor)
     plugin_dirs: list[str] = attrs.Factory(list)
     managed_plugins_dir: str | None = None  # where `install` copies plugin directories

@@ -27,6 +27,10 @@ from .peer import PeerInfo, tcp_peer, unix_peer
 log = logging.getLogger("tgo_host.listener")
 
 MAX_UNIX_PATH_BYTES = 107
+# Like trio's serve_listeners: out of resources -> wait and retry; anything else is a real error.
+ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_SKIP_ERRNOS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})  # that one peer is gone/blocked
+ACCEPT_BACKOFF = 0.1
 ConnectionHandler = Callable[[trio.SocketStream, PeerInfo], Awaitable[None]]
 
 
@@ -167,18 +171,29 @@ async def serve_listener(
 ) -> None:
     """Accept connections on ``sock`` until cancelled; each runs ``handler`` in ``connections``.
 
-    Over ``max_connections`` live connections, a newcomer gets one JSON-RPC
-    error frame and is closed. Transient accept errors (EMFILE, …) are
-    logged and retried after a short pause; the loop never dies of them.
+    When ``active()`` (registered plugins) has reached ``max_connections``, a
+    newcomer gets one JSON-RPC error frame and is closed. ``accept`` errors
+    that mean "out of fds or memory" (EMFILE, ENFILE, ENOMEM, ENOBUFS) are
+    logged at a bounded rate and retried after a pause, so the loop never
+    spins; a peer that gave up before being accepted is skipped; any other
+    error is logged and raised (the listener is broken: the host stops).
     """
     is_unix = sock.family == trio.socket.AF_UNIX
     task_status.started()
+    failures = 0
     while True:
         try:
             conn, _ = await sock.accept()
         except OSError as exc:
-            log.error("accept failed: %s; retrying", exc)
-            await trio.sleep(0.1)
+            if exc.errno in ACCEPT_SKIP_ERRNOS:
+                continue
+            if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
+                log.critical("accept on the plugin listener failed: %s; the listener is broken", exc)
+                raise
+            failures += 1
+            if failures <= 10 or failures % 1000 == 0:
+                log.error("accept failed (#%d): %s; retrying in %g s", failures, exc, ACCEPT_BACKOFF)
+            await trio.sleep(ACCEPT_BACKOFF)
             continue
         stream = trio.SocketStream(conn)
         peer = unix_peer(conn) if is_unix else tcp_peer(conn)

@@ -74,9 +74,10 @@ class PluginSession:
         self.settings = settings
         self.registry = registry
         self._check_registration = check_registration
+        # Until `register` succeeds the peer may send only small frames (and gets little queued).
         transport = FramedTransport(
             stream,
-            max_frame_bytes=settings.max_frame_bytes,
+            max_frame_bytes=min(settings.max_unregistered_frame_bytes, settings.max_frame_bytes),
             partial_frame_timeout=settings.partial_frame_timeout,
         )
         self.conn = RpcConnection(
@@ -203,6 +204,7 @@ class PluginSession:
             self._refuse(request.id, SERVER_ERROR, str(exc))
             return
         self.conn.name = plugin_id
+        self.conn.transport.set_limits(max_frame_bytes=self.settings.max_frame_bytes)
         self.registered.set()
         try:
             self.conn.respond(request.id, {"success": True, "plugin_id": plugin_id, "host_version": __version__})
@@ -217,6 +219,17 @@ class PluginSession:
             ",".join(c.type for c in self.capabilities) or "-",
             f" project={self.project_id}" if self.project_id else "",
         )
+
+    def refuse(self, message: str) -> None:
+        """Send one ``-32000`` error frame (``id: null``) and close: the host sheds this connection.
+
+        Not logged here: the caller logs shedding at a rate an attacker does not decide.
+        """
+        try:
+            self.conn.respond_error(None, SERVER_ERROR, message)
+        except ConnectionLost:
+            pass
+        self.close(f"dropped: {message}")
 
     def _refuse(self, request_id: Any, code: int, message: str) -> None:
         log.warning("refused %s: %s", self.conn.name, message)

@@ -67,6 +67,16 @@ class FramedTransport(BaseTransport):
         self._closing = False
         self.bytes_sent = 0
 
+    def set_limits(self, *, max_frame_bytes: int, max_send_buffer: int | None = None) -> None:
+        """Change the frame limit (and the send queue limit, default ``4 * max_frame_bytes + 1024``).
+
+        The host starts a connection with small limits and raises them once
+        the peer has registered. A frame whose header already passed is not
+        checked again.
+        """
+        self._decoder.max_frame_bytes = max_frame_bytes
+        self._max_send_buffer = max_send_buffer or 4 * max_frame_bytes + 1024
+
     # -- receiving ---------------------------------------------------------
 
     async def recv(self) -> bytes:
