@@ -89,6 +89,7 @@ async def chaos(settings, nursery, plugins):
     settings.http_addr = "127.0.0.1:0"
     settings.max_connections = 1200
     settings.max_pending_connections = 1200  # `thousand` holds 1,000 unregistered connections at once on purpose
+    settings.max_pending_connections = 1200  # `thousand` holds 1,000 unregistered connections at once on purpose
     settings.register_timeout = 10.0  # the 1,000 silent connections must outlive their opening
     host = Host(settings, services=[http_service])
     await nursery.start(host.serve)

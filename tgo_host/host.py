@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable
 import trio
 
 from . import notify
+from .memory import return_memory_after_bursts
 from .plugins.dispatch import Dispatcher
 from .plugins.auth import PERMISSION_DENIED, RegistrationPolicy, peer_allowed
 from .plugins.listener import (
@@ -43,10 +44,14 @@ from .plugins.pending import PendingPool
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
 from .plugins.session import PluginSession, RegistrationRefused
+from .wire.budget import BufferBudget
 from .wire.messages import SERVER_ERROR
 from .settings import Settings
 
 log = logging.getLogger("tgo_host")
+
+TRIM_AFTER_CLOSED = 100  # this many connections closed, or ...
+TRIM_AFTER_BYTES = 8 * 1024 * 1024  # ... buffered bytes this far below their peak: return free memory
 
 Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
 
@@ -90,6 +95,8 @@ class Host:
         self._closed_dropped = 0
         self._root_scope: trio.CancelScope | None = None
         self.max_connections = settings.max_connections  # registered plugins; sized to the fd limit by serve()
+        self.buffers = BufferBudget(settings.max_buffered_bytes)  # receive buffers + send queues of all connections
+        self._closed_since_check = 0  # connections closed since the last memory check (memory.py)
         self._pools: dict[Any, PendingPool] = {}  # listener -> its unregistered connections
         self._pending_in: dict[PluginSession, PendingPool] = {}
         self.registry.subscribe(self._on_registry_event)
@@ -141,6 +148,7 @@ class Host:
                 async with trio.open_nursery() as root:
                     if handle_signals:
                         root.start_soon(self._watch_signals)
+                    root.start_soon(return_memory_after_bursts, self._burst_drained)
                     if self.supervisor is not None:
                         await root.start(self.supervisor.run)
                     async with trio.open_nursery() as sessions:
@@ -211,6 +219,14 @@ class Host:
         ):
             raise RegistrationRefused(SERVER_ERROR, f"host is at its limit of {self.max_connections} plugin connections")
 
+    def _burst_drained(self) -> bool:
+        """Whether many connections closed, or buffered bytes fell far from their peak, since the last check."""
+        budget = self.buffers
+        drained = self._closed_since_check >= TRIM_AFTER_CLOSED or budget.peak - budget.total >= TRIM_AFTER_BYTES
+        self._closed_since_check = 0
+        budget.peak = budget.total
+        return drained
+
     def _on_registry_event(self, event: str, session: PluginSession) -> None:
         if event == "connected":
             pool = self._pending_in.pop(session, None)
@@ -223,7 +239,9 @@ class Host:
             log.warning("refused connection from %s: uid/gid not in the allow-lists", peer)
             await refuse_connection(stream, PERMISSION_DENIED, f"Permission denied: uid {peer.uid} gid {peer.gid} may not connect")
             return
-        session = PluginSession(stream, peer, self.settings, self.registry, check_registration=self.check_registration)
+        session = PluginSession(
+            stream, peer, self.settings, self.registry, check_registration=self.check_registration, budget=self.buffers
+        )
         if self.stopping.is_set():
             session.close("host is shutting down")
         else:
@@ -234,6 +252,7 @@ class Host:
             await session.run()
         finally:
             self._connections.discard(session)
+            self._closed_since_check += 1
             if self._pending_in.pop(session, None) is not None:
                 pool.discard(session)
             self._closed_violations += session.conn.stats.violations

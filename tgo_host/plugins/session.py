@@ -35,6 +35,7 @@ from ..settings import Settings
 from ..wire.connection import RpcConnection, request_each
 from ..wire.errors import ConnectionLost, RemoteError, RequestTimeout, RpcFailure
 from ..wire.messages import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR, Request
+from ..wire.budget import BufferBudget
 from ..wire.transport import FramedTransport
 from .peer import PeerInfo
 from .printable import loggable, unprintable_reason
@@ -69,6 +70,7 @@ class PluginSession:
         registry: Registry,
         *,
         check_registration: Any = None,
+        budget: BufferBudget | None = None,
     ) -> None:
         self.peer = peer
         self.settings = settings
@@ -79,10 +81,12 @@ class PluginSession:
             stream,
             max_frame_bytes=min(settings.max_unregistered_frame_bytes, settings.max_frame_bytes),
             partial_frame_timeout=settings.partial_frame_timeout,
+            budget=budget,
         )
         self.conn = RpcConnection(
             transport, name=f"peer({peer})", first_method="register", max_in_flight=settings.max_in_flight
         )
+        transport.on_shed = self.close
         self.plugin_id: str | None = None
         self.registration: Any = None
         self.capabilities: list[Any] = []
@@ -135,6 +139,7 @@ class PluginSession:
                 await self.conn.run(self._on_request)
                 nursery.cancel_scope.cancel()
         finally:
+            self.conn.transport.release_budget()
             self.end_reason = self.conn.close_reason or "cancelled"
             if self.registry.remove(self):
                 log.info("unregistered plugin %s (%s): %s", self.plugin_id, self.peer, self.end_reason)

@@ -48,6 +48,10 @@ class FrameDecoder:
         """Bytes received that do not yet form a whole frame."""
         return len(self._buffer)
 
+    def reset(self) -> None:
+        """Forget every buffered byte (the connection is being dropped) and give the memory back."""
+        self._buffer = bytearray()
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data`` and return the frames it completes (possibly none)."""
         buffer = self._buffer

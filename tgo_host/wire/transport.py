@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import collections
 import os
+from typing import Callable
 
 import trio
 from trio_jsonrpc.transport import BaseTransport, TransportClosed
 
+from .budget import BufferBudget
 from .framing import DEFAULT_MAX_FRAME_BYTES, HEADER, FrameDecoder, FrameTooLarge
 
 RECEIVE_CHUNK = 256 * 1024
-__all__ = ["FramedTransport", "FrameTooLarge", "PartialFrameStalled", "SendBufferFull", "TransportClosed"]
+__all__ = ["BufferBudgetExceeded", "FramedTransport", "FrameTooLarge", "PartialFrameStalled", "SendBufferFull", "TransportClosed"]
 
 
 class PartialFrameStalled(Exception):
@@ -30,7 +32,11 @@ class PartialFrameStalled(Exception):
 
 
 class SendBufferFull(Exception):
-    """The peer stopped reading: queued outgoing bytes passed the limit."""
+    """The peer stopped reading: queued outgoing bytes passed the limit (its own, or the host's budget)."""
+
+
+class BufferBudgetExceeded(TransportClosed):
+    """The host-wide buffer budget shed this connection (it held the most); ends it like a close."""
 
 
 class FramedTransport(BaseTransport):
@@ -51,6 +57,7 @@ class FramedTransport(BaseTransport):
         partial_frame_timeout: float = 30.0,
         max_send_buffer: int | None = None,
         flush_timeout: float = 1.0,
+        budget: BufferBudget | None = None,
     ) -> None:
         self.stream = stream
         self._decoder = FrameDecoder(max_frame_bytes)
@@ -66,6 +73,12 @@ class FramedTransport(BaseTransport):
         self._drained = True  # the last receive emptied the socket: wait before reading
         self._closing = False
         self.bytes_sent = 0
+        # The host-wide budget (wire/budget.py): what this transport holds, and who closes it when shed.
+        self._budget = budget
+        self.held = 0
+        self._writing = 0  # bytes taken from the queue by the writer, not yet written
+        self.shed_reason: str | None = None
+        self.on_shed: Callable[[str], None] | None = None
 
     def set_limits(self, *, max_frame_bytes: int, max_send_buffer: int | None = None) -> None:
         """Change the frame limit (and the send queue limit, default ``4 * max_frame_bytes + 1024``).
@@ -116,6 +129,10 @@ class FramedTransport(BaseTransport):
                     raise TransportClosed(f"connection closed inside a frame ({decoder.buffered} bytes buffered)")
                 raise TransportClosed("connection closed by peer")
             frames = decoder.feed(data)
+            if self._budget is not None:
+                self._account()
+                if self.shed_reason is not None:
+                    raise BufferBudgetExceeded(self.shed_reason)
             if frames:
                 return frames
 
@@ -192,7 +209,41 @@ class FramedTransport(BaseTransport):
         self._out_bytes += len(frame)
         if self._out_bytes > self._max_send_buffer:
             raise SendBufferFull(f"peer is not reading: {self._out_bytes} bytes queued")
+        if self._budget is not None:
+            self._account()
+            if self.shed_reason is not None:
+                raise SendBufferFull(self.shed_reason)
         self._wake_writer()
+
+    # -- the host-wide budget ------------------------------------------------
+
+    def _account(self) -> None:
+        """Report what this transport holds now to the budget (which may shed it, or another)."""
+        held = self._decoder.buffered + self._out_bytes + self._writing
+        delta = held - self.held
+        if delta:
+            self.held = held
+            self._budget.change(self, held, delta)  # type: ignore[union-attr]
+
+    def shed(self, reason: str) -> None:
+        """Drop everything buffered (the budget chose this connection) and ask the owner to close it."""
+        if self.shed_reason is None:
+            self.shed_reason = reason
+            self._closing = True
+            self._out.clear()
+            self._out_bytes = 0
+            self._decoder.reset()
+            self._wake_writer()
+            if self.on_shed is not None:
+                self.on_shed(reason)
+        self._writing = 0
+        self._account()
+
+    def release_budget(self) -> None:
+        """The connection ended: give back whatever it still held."""
+        if self._budget is not None and self.held:
+            self._budget.change(self, 0, -self.held)
+            self.held = 0
 
     def close(self) -> None:
         """Stop accepting frames; the writer flushes what is queued and returns."""
@@ -227,6 +278,7 @@ class FramedTransport(BaseTransport):
             data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
             self._out.clear()
             self._out_bytes = 0
+            self._writing = len(data)
             send_all = self._write_all if self._fileno is not None else stream.send_all
             self._sending = True
             try:
@@ -239,4 +291,7 @@ class FramedTransport(BaseTransport):
                         return
             finally:
                 self._sending = False
+                self._writing = 0
+                if self._budget is not None:
+                    self._account()
             self.bytes_sent += len(data)
