@@ -173,3 +173,78 @@ async def test_spawn_without_free_fds_is_retried_not_an_error(settings, nursery,
     await wait_for(lambda: plugin.registered and plugin.pid not in (None, first), timeout=15)
     assert plugin.status == "running"
     host.request_stop()
+
+
+@pytest.mark.timeout(180)
+async def test_fd_exhaustion_with_a_1024_limit_keeps_the_host_responsive(short_dir, records):
+    """A host limited to 1,024 fds, flooded by 1,100 plugins that register: HTTP answers, a killed plugin restarts."""
+    socket_path = os.path.join(short_dir, "h.sock")
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TGO_SHUTDOWN_GRACE="1", TGO_RESTART_DELAY="0.2",
+               TGO_TEST_RECORD_DIR=records.directory)
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # noqa: E731
+    host = subprocess.Popen(
+        [sys.executable, "-m", "tgo_host", "run", "--socket", socket_path, "--http", f"127.0.0.1:{port}",
+         "--plugins-dir", str(MANAGED / "good")],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(os.path.join(short_dir, "host.log"), "wb"),
+        preexec_fn=limit,
+    )
+    flood = None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+
+            async def launched() -> dict[str, dict]:
+                try:
+                    return {p["plugin_id"]: p for p in (await client.get("/plugins/installed")).json()["plugins"]}
+                except (httpx.HTTPError, ValueError, KeyError):
+                    return {}
+
+            with trio.fail_after(30):
+                while not all(p["status"] == "running" and p["capabilities"] for p in (await launched()).values()) \
+                        or len(await launched()) < 2:
+                    await trio.sleep(0.1)
+            flood = subprocess.Popen(
+                [sys.executable, str(ROOT / "tests" / "plugins" / "chaos" / "noreader.py"), "--count", "1100",
+                 "--requests", "0", "--size", "1"],
+                env=dict(env, TGO_SOCKET_PATH=socket_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+            line = await trio.to_thread.run_sync(flood.stdout.readline)
+            assert line.startswith("sent"), line
+            fds = len(os.listdir(f"/proc/{host.pid}/fd"))
+            latencies = []
+            for _ in range(20):
+                started = time.monotonic()
+                assert (await client.get("/healthz")).status_code == 200
+                latencies.append(time.monotonic() - started)
+                await trio.sleep(0.02)
+            victim = (await launched())["test.echo"]["pid"]
+            os.kill(victim, signal.SIGKILL)
+            with trio.fail_after(30):
+                while True:
+                    echo = (await launched()).get("test.echo", {})
+                    if echo.get("status") == "running" and echo.get("pid") not in (None, victim) and echo["capabilities"]:
+                        break
+                    assert echo.get("status") != "error", echo
+                    await trio.sleep(0.1)
+            plugins = (await client.get("/plugins")).json()["total"]
+        latencies.sort()
+        record("orphans.fd_exhaustion", fd_limit=1024, flood_connections=1100, host_fds_during=fds,
+               registered_during=plugins, healthz_p50_ms=round(latencies[10] * 1000, 1),
+               healthz_max_ms=round(latencies[-1] * 1000, 1), killed_plugin_restarted=True)
+        assert fds < 1024 and plugins < 1024
+        assert latencies[10] < 0.100, latencies
+    finally:
+        if flood is not None:
+            flood.stdin.close()
+            try:
+                flood.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                flood.kill()
+                flood.wait()
+        host.send_signal(signal.SIGTERM)
+        try:
+            host.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            host.kill()
+            host.wait()

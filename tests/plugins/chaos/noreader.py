@@ -5,13 +5,14 @@ Usage: noreader.py --count K --requests R --size S
 Opens K connections to $TGO_SOCKET_PATH and registers each (id noreader<i>),
 then sends R requests per connection whose method name is S bytes long (the
 host answers each with a "Method not found" error echoing the name), never
-reading again. Prints "sent <frames>" when done (a dropped connection stops
+reading again. Prints "sent <frames> alive <n> refused <n>" when done (a dropped connection stops
 its own sending), then holds the sockets until stdin closes.
 """
 
 import argparse
 import json
 import os
+import resource
 import socket
 import struct
 import sys
@@ -28,15 +29,24 @@ def frame(obj) -> bytes:
     return struct.pack(">I", len(data)) + data
 
 
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 socks = []
+refused = 0
 for i in range(args.count):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(os.environ["TGO_SOCKET_PATH"])
-    sock.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {
-        "id": f"noreader{i}", "name": "noreader", "version": "1.0",
-        "capabilities": [{"type": "chat_toolbar", "title": "N"}]}}))
-    header = sock.recv(4, socket.MSG_WAITALL)
-    sock.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL)
+    try:  # past the host's limit the connection is refused: count it and go on
+        sock.connect(os.environ["TGO_SOCKET_PATH"])
+        sock.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "register", "params": {
+            "id": f"noreader{i}", "name": "noreader", "version": "1.0",
+            "capabilities": [{"type": "chat_toolbar", "title": "N"}]}}))
+        header = sock.recv(4, socket.MSG_WAITALL)
+        reply = json.loads(sock.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL))
+    except (OSError, struct.error, ValueError):
+        reply = {}
+    if "result" not in reply:
+        refused += 1
+        sock.close()
+        continue
     sock.settimeout(5.0)
     socks.append(sock)
 method = "x" * args.size
@@ -49,7 +59,7 @@ for n in range(args.requests):
             sent += 1
         except OSError:
             alive.remove(sock)
-print(f"sent {sent} alive {len(alive)}", flush=True)
+print(f"sent {sent} alive {len(alive)} refused {refused}", flush=True)
 sys.stdin.read()
 for sock in socks:
     sock.close()
