@@ -7,6 +7,7 @@ rejected (script URLs in every URL position, broken structure).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -113,6 +114,43 @@ def test_ui_accepted_and_normalised(payload, expected, fixups):
     out, noted = parsed(parse_ui, ui_to_json, payload)
     assert out == expected
     assert noted == fixups
+
+
+def _scalar_leaves(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _scalar_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _scalar_leaves(item, (*path, index))
+    else:
+        yield path
+
+
+def _with_null(value, path):
+    value = copy.deepcopy(value)
+    target = value
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = None
+    return value
+
+
+def test_null_in_every_scalar_position_of_every_template_renders():
+    """The gateway's rule (and #13): null wherever a scalar is shown is accepted and normalised."""
+    from test_models import TEMPLATE_EXAMPLES
+
+    checked = 0
+    for name, example in TEMPLATE_EXAMPLES.items():
+        for path in _scalar_leaves(example):
+            if path[-1] == "template":
+                continue  # the name of a template is structure, not a value
+            payload = _with_null(example, path)
+            out = ui_to_json(parse_ui(payload))  # never raises
+            assert out["template"] == name
+            assert ui_to_json(parse_ui(out)) == out
+            checked += 1
+    assert checked > 150
 
 
 def test_fix_up_messages_say_what_happened():

@@ -96,6 +96,8 @@ def _value(value: Any, _: Any) -> Any:
 
 def _url_hook(problem):
     def structure_url(value: Any, _: Any) -> str:
+        if value is None:  # a required URL given as null: no link (front ends show the text only)
+            return ""
         if value.__class__ is not str:
             raise ValidationError("", "expected a string")
         reason = problem(value)

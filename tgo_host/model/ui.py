@@ -116,7 +116,7 @@ class ActionButton(Open):
 
 @model
 class ListItem(Open):
-    """One ``list`` entry: needs ``text`` or ``title``."""
+    """One ``list`` entry: needs ``text`` or ``title`` (given as null: shown empty)."""
 
     id: Text | None = None
     text: Text | None = None
@@ -125,9 +125,20 @@ class ListItem(Open):
     time: Text | None = None
     icon: Text | None = None
 
-    def __attrs_post_init__(self) -> None:
-        if self.text is None and self.title is None:
+
+_structure_list_item_fields = converter.get_structure_hook(ListItem)
+
+
+def _structure_list_item(value: Any, _: Any) -> ListItem:
+    item = _structure_list_item_fields(value, ListItem)
+    if item.text is None and item.title is None:
+        if "text" not in value and "title" not in value:
             raise ValidationError("text", "required (or title)")
+        item.text = ""  # a null text: the front end shows an empty entry
+    return item
+
+
+converter.register_structure_hook(ListItem, _structure_list_item)
 
 
 @model
