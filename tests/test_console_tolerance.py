@@ -80,6 +80,10 @@ def test_workspace_renders_the_panel_with_placeholders_where_the_web_app_shows_b
     panel = p.locator(f'section.panel[data-plugin="{SLOPPY}"]')
     panel.locator('[data-template="key_value"]').wait_for()
 
+    state = panel.locator(".panel-state")
+    assert state.is_visible() and state.text_content() == "4 fix-ups"  # the panel's warnings, in its header
+    assert "data.items[1]: unknown template 'sparkline'" in state.get_attribute("title")
+
     # the unknown nested template is one small box; everything around it renders
     boxes = panel.locator(".tpl-unknown:visible")
     assert boxes.count() == 1

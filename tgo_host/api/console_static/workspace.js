@@ -349,10 +349,14 @@
     entry.state.textContent = text || state;
   }
 
-  function fillPanel(pluginId, entry, ui) {
+  function fillPanel(pluginId, entry, ui, warnings) {
     clear(entry.body);
     entry.body.appendChild(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, "visitor_panel", null))));
-    setPanelState(entry, "ok");
+    // what the host fixed up in this render (docs/validation.md), so the plugin's author sees it here too
+    const fixed = arr(warnings);
+    if (fixed.length) setPanelState(entry, "fixed", fixed.length === 1 ? "1 fix-up" : `${fixed.length} fix-ups`);
+    else setPanelState(entry, "ok");
+    entry.state.title = fixed.map((w) => `${str(w.path)}: ${str(w.message)}`).join("\n");
   }
 
   function orderPanels() {
@@ -384,7 +388,7 @@
       seen.add(p.plugin_id);
       const entry = panelShell(p.plugin_id, p.title, p.icon, p.priority);
       entry.iconSlot.replaceChildren(icon(p.icon || "puzzle", { plugin: p.plugin_id }));
-      fillPanel(p.plugin_id, entry, p.ui);
+      fillPanel(p.plugin_id, entry, p.ui, p.warnings);
     }
     for (const e of arr(result.errors)) {
       seen.add(e.plugin_id);
@@ -414,7 +418,7 @@
     try {
       const ui = await api("POST", `/plugins/${enc(pluginId)}/render?extension_type=visitor_panel`, renderBody({ context: panelContext() }));
       if (visitorId !== current.id) return;
-      fillPanel(pluginId, entry, ui);
+      fillPanel(pluginId, entry, ui, ui && ui.warnings);
     } catch (exc) {
       if (visitorId !== current.id) return;
       clear(entry.body);
