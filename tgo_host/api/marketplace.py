@@ -19,10 +19,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..marketplace.installer import Emit, InstallFailed, Marketplace
-from ..marketplace.models import PluginInstallRequest, UpgradeRequest, as_json
+from ..marketplace.models import FetchInfoRequest, PluginInstallRequest, UpgradeRequest, as_json
 from ..marketplace.sources import SourceError, fetch_info
 from ..model import ValidationError, parse_body
-from ..model.fields import model
 from .bodies import read_body, read_json
 from .errors import ApiError, JSONResponse
 from .installed import installed_plugins
@@ -30,11 +29,6 @@ from .rendering import project_of
 from .guard import control_route
 
 log = logging.getLogger("tgo_host.api.marketplace")
-
-
-@model
-class FetchInfoRequest:
-    url: str
 
 
 class EventStream:

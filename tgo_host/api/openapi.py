@@ -21,6 +21,7 @@ from ..model import (
     ToolExecuteRequest,
     VisitorPanelRenderRequest,
 )
+from ..marketplace.models import FetchInfoRequest, PluginConfig, PluginInstallRequest, UpgradeRequest
 from ..model.fields import HttpUrl, LinkUrl
 
 
@@ -29,6 +30,9 @@ def _schema_for_type(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
         return {}
     if tp in (HttpUrl, LinkUrl):
         return {"type": "string", "format": "uri"}
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:  # NewType (manifest Text, EnvMap): its base type
+        return _schema_for_type(supertype, components)
     if tp is str:
         return {"type": "string"}
     if tp is bool:
@@ -178,6 +182,7 @@ _STATIC_SCHEMAS: dict[str, Any] = {
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
     text = {
+        400: "The plugin URL could not be resolved or fetched (the message says why)",
         409: "Conflict: already installed, or not installed by this host",
         404: "Unknown plugin, hidden from this project, or missing the capability/tool",
         413: "Request body too large",
@@ -197,10 +202,21 @@ def _created(operation: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+def _stream(operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` answering 200 with ``text/event-stream``: ``data: {"stage", "message"}`` events."""
+    operation["responses"]["200"] = {
+        "description": 'Server-sent events, one `data: {"stage", "message"}` per step; the last stage is complete or error',
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    return operation
+
+
 def build_openapi() -> dict[str, Any]:
     """The complete OpenAPI 3.0 document of the HTTP API."""
     components: dict[str, Any] = dict(_STATIC_SCHEMAS)
     for cls in (RenderRequest, EventRequest, VisitorPanelRenderRequest, ToolExecuteRequest, ChannelSendMessageParams):
+        model_schema(cls, components)
+    for cls in (PluginConfig, PluginInstallRequest, UpgradeRequest, FetchInfoRequest):
         model_schema(cls, components)
 
     project = {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
@@ -277,6 +293,19 @@ def build_openapi() -> dict[str, Any]:
             tag="processes")},
         "/plugins/install": {"post": _created(op("Install a plugin from a local directory holding plugin.yml",
                                                  _ref("Operation"), body="InstallRequest", errors=(409,), tag="processes"))},
+        "/plugins/fetch-info": {"post": op("Resolve a plugin URL (GitHub, Gitee, any URL) to its manifest",
+                                           _ref("PluginConfig"), body="FetchInfoRequest", errors=(400,), tag="marketplace")},
+        "/plugins/install-stream": {"post": _stream(op("Install from a PluginInstallRequest, streaming progress events",
+                                                       {}, body="PluginInstallRequest", tag="marketplace"))},
+        "/plugins/{plugin_id}/check-update": {"get": op("Compare the installed version with the one at its source_url", {
+            "type": "object", "required": ["has_update", "current_version", "latest_version"],
+            "properties": {"has_update": {"type": "boolean"}, "current_version": {"type": "string", "nullable": True},
+                           "latest_version": {"type": "string", "nullable": True},
+                           "latest_config": _ref("PluginConfig"), "message": {"type": "string"}}},
+            errors=(404,), params=(plugin_id,), tag="marketplace")},
+        "/plugins/{plugin_id}/upgrade": {"post": _stream(op("Upgrade (rolled back on failure), streaming progress events",
+                                                            {}, body="UpgradeRequest", errors=(404,), params=(plugin_id,),
+                                                            tag="marketplace"))},
         "/plugins/{plugin_id}/start": {"post": op("Start a launched plugin", _ref("Operation"), errors=(404,),
                                                   params=(plugin_id,), tag="processes")},
         "/plugins/{plugin_id}/stop": {"post": op("Stop: shutdown, grace, SIGTERM, SIGKILL", _ref("Operation"), errors=(404,),

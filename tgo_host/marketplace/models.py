@@ -104,6 +104,13 @@ class PluginInstallRequest(PluginConfig):
 
 
 @model
+class FetchInfoRequest:
+    """Body of ``POST /plugins/fetch-info``."""
+
+    url: str
+
+
+@model
 class UpgradeRequest:
     latest_config: PluginConfig | None = None
 
