@@ -96,6 +96,8 @@ fuzz: install-dev
 
 soak: install-dev
 	TGO_SOAK_SECONDS=600 $(BIN)/python -m pytest tests/test_soak.py -s
+	TGO_FLOOD_CONNECTIONS=5000 TGO_NOREADER_PLUGINS=300 TGO_NOREADER_REQUESTS=80 \
+		$(BIN)/python -m pytest tests/test_budgets.py -s -k "flood or never_read" -o timeout=900
 
 # Mutation check (tests/mutants.py): each named mutant breaks one promise in a temporary copy
 # and must make its tests fail. ~10 minutes; not part of `make test`. MUTANTS="a b" to pick.

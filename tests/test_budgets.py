@@ -226,7 +226,7 @@ async def test_registered_plugins_that_never_read_stay_within_the_buffer_budget(
             renders_before = traffic.renders
             proc = subprocess.Popen(
                 [sys.executable, str(PLUGINS / "chaos" / "noreader.py"), "--count", str(count),
-                 "--requests", "80", "--size", str(60 * 1024)],
+                 "--requests", os.environ.get("TGO_NOREADER_REQUESTS", "40"), "--size", str(60 * 1024)],
                 env=plugins.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )
             try:
