@@ -23,7 +23,7 @@ Who waits where::
     request(method, params, timeout)      ├─ writer task     queued frames → one send_all
       send frame  ───────────────────────►│
       with trio.move_on_after(timeout):   └─ read loop       frame → entry by id → resolve
-          await pending.wait()  ◄───────────── pending.resolve() (or close(): every entry at once)
+          await answered.wait()  ◄──────────── answered.set() (or close(): every entry at once)
       finally: remove the entry
 
     request_each([(conn, method, params), …], timeout)      the fan-out: one caller, N connections
@@ -74,48 +74,28 @@ RequestHandler = Callable[["RpcConnection", Request], None]
 class _Pending:
     """One request in flight: its answer once it comes, and whom to tell.
 
-    Whatever settles the request first (the reader with the answer, or
-    :meth:`RpcConnection.close` with :class:`ConnectionLost`) calls
-    :meth:`resolve`, which wakes the waiter: the lone caller parked in
-    :meth:`wait`, or, for a fan-out, ``notify`` (its countdown). Waking is
-    all this does; the deadline is the waiter's cancel scope, which cancels
-    :meth:`wait` like any other trio checkpoint.
+    ``notify`` is called once, by whatever settles the request first (the
+    reader with the answer, or :meth:`RpcConnection.close` with
+    :class:`ConnectionLost`): a lone request's ``Event.set``, or a fan-out's
+    countdown. It only wakes a waiter; the deadline is the waiter's cancel scope.
     """
 
-    __slots__ = ("done", "error", "id", "method", "notify", "result", "task")
+    __slots__ = ("done", "error", "id", "method", "notify", "result")
 
-    def __init__(self, request_id: int, method: str, notify: Callable[[], None] | None) -> None:
+    def __init__(self, request_id: int, method: str, notify: Callable[[], None]) -> None:
         self.id = request_id
         self.method = method
         self.notify = notify
         self.done = False
         self.result: Any = None
         self.error: RpcFailure | None = None
-        self.task: trio.lowlevel.Task | None = None
 
     def resolve(self, result: Any = None, error: RpcFailure | None = None) -> None:
         if not self.done:
             self.done = True
             self.result = result
             self.error = error
-            if self.notify is not None:
-                self.notify()
-            elif self.task is not None:
-                task, self.task = self.task, None
-                trio.lowlevel.reschedule(task)
-
-    async def wait(self) -> None:
-        """Park the calling task until :meth:`resolve`; cancellable like ``Event.wait`` (what it replaces,
-        minus an Event and its set of waiters per request: one waiter, known in advance)."""
-        if self.done:
-            await trio.lowlevel.checkpoint()
-            return
-        self.task = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(self._abort)
-
-    def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
-        self.task = None  # cancelled (its deadline, or from outside): nothing will wake it now
-        return trio.lowlevel.Abort.SUCCEEDED
+            self.notify()
 
     def unwrap(self, peer: str, timeout: float) -> Any:
         """The result; raises the failure, or :class:`RequestTimeout` if nothing settled it."""
@@ -211,15 +191,16 @@ class RpcConnection:
         reached. Cancellation from outside propagates as usual. On any exit the
         request's entry is removed, so a late answer is dropped and counted.
         """
-        pending = self._start(method, params)
+        answered = trio.Event()
+        pending = self._start(method, params, answered.set)
         try:
             with trio.move_on_after(timeout):
-                await pending.wait()
+                await answered.wait()
             return pending.unwrap(self.name, timeout)
         finally:
             self._finish(pending)
 
-    def _start(self, method: str, params: Any, notify: Callable[[], None] | None = None) -> _Pending:
+    def _start(self, method: str, params: Any, notify: Callable[[], None]) -> _Pending:
         """Send one request now and enter it in flight; raises :class:`ConnectionLost`/:class:`Busy`.
 
         The frame is sent before the entry exists, so a send that closes the
