@@ -22,7 +22,8 @@ install-dev: $(DEV_STAMP)
 
 # Debian packages the tests use: Chromium for the console's browser tests, Node.js (and npm) for
 # the Node example plugin and Node installs, Go for Go installs, wrk for the benchmark smoke
-# test's HTTP rows. Installed only when running as root and missing.
+# test's HTTP rows, PostgreSQL's server for the PostgreSQL store tests (a throw-away cluster each).
+# Installed only when running as root and missing.
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 		missing=""; \
@@ -31,6 +32,7 @@ system-deps:
 		command -v npm >/dev/null || missing="$$missing npm"; \
 		command -v go >/dev/null || missing="$$missing golang-go"; \
 		command -v wrk >/dev/null || missing="$$missing wrk"; \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 		if [ -n "$$missing" ]; then \
 			echo "installing Debian packages:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -84,6 +84,9 @@ class ComposeHost:
     def post(self, path: str, **kw) -> httpx.Response:
         return httpx.post(self.base + path, timeout=60, **kw)
 
+    def request_delete(self, path: str, **kw) -> httpx.Response:
+        return httpx.delete(self.base + path, timeout=60, **kw)
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -19,7 +19,9 @@ from .host import Host
 from .plugins.auth import mint_dev_token
 from .plugins.listener import SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
-from .marketplace.installer import open_marketplace
+from .marketplace.installer import Marketplace, open_marketplace
+from .marketplace.pgstore import open_postgres_store
+from .marketplace.store import StoreError
 from .marketplace.toolsync import attach_toolsync
 from .plugins.supervisor import Supervisor
 from .settings import Settings
@@ -261,11 +263,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tgo-host: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    try:
+        store = open_postgres_store(settings)
+    except (ConfigError, StoreError) as exc:
+        print(f"tgo-host: cannot start: database_url: {exc}", file=sys.stderr)
+        return 2
     host = Host(settings, secret=secret)
     host.http_token = http_token
     host.admin_token = admin_token
     host.supervisor = Supervisor(settings, host.registry)
-    if settings.managed_plugins_dir:
+    if store is not None:
+        Marketplace(settings, host.supervisor, store).attach(host)
+    elif settings.managed_plugins_dir:
         open_marketplace(settings, host.supervisor).attach(host)
     if settings.ai_service_url:
         attach_toolsync(host)

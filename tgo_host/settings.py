@@ -56,6 +56,7 @@ class Settings:
     # launched plugins (supervisor)
     plugin_dirs: list[str] = attrs.Factory(list)
     managed_plugins_dir: str | None = None  # where `install` copies plugin directories
+    database_url: str | None = None  # PostgreSQL (pg_installed_plugins) for installed plugins; unset: SQLite
     # installing from URLs (the marketplace flow); every URL fetched must start with one of install_sources
     github_base_url: str = "https://github.com"  # repositories: BASE/O/R(.git); a mirror may replace it
     github_raw_base_url: str = "https://raw.githubusercontent.com"  # raw files: BASE/O/R/REF/PATH

@@ -25,6 +25,7 @@ UPSTREAM: dict[str, tuple[str, str]] = {
     "AI_SERVICE_URL": ("ai_service_url", "where plugins' MCP tools are announced"),
     "AI_SERVICE_TIMEOUT": ("ai_service_timeout", "seconds one call to the AI service may take"),
     "PLUGIN_BASE_PATH": ("managed_plugins_dir", "where installed plugins live (PLUGIN_BASE_PATH/<id>/)"),
+    "DATABASE_URL": ("database_url", "PostgreSQL holding pg_installed_plugins"),
     "LOG_LEVEL": ("log_level", "debug, info, warning or error (any case)"),
 }
 DEFAULT_HOST = "0.0.0.0"

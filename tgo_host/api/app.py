@@ -15,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
+from ..marketplace.store import StoreError
 from .console import console_routes
 from .errors import ApiError, JSONResponse
 from .guard import HttpGuard
@@ -23,6 +24,7 @@ from .openapi import build_openapi, render_docs
 from .lifecycle import LifecycleRoutes
 from .marketplace import MarketplaceRoutes
 from .rendering import RenderingRoutes
+from .storegate import store_error
 
 log = logging.getLogger("tgo_host.api")
 
@@ -87,6 +89,10 @@ def build_app(host: Any) -> Starlette:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         return ApiError(status, kind, f"{detail}: {request.method} {request.url.path}").response()
 
+    async def store_failure(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StoreError)
+        return store_error(exc).response()
+
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return ApiError(500, "internal_error", f"internal error: {type(exc).__name__}: {exc}").response()
@@ -108,7 +114,8 @@ def build_app(host: Any) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: internal_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_error, StoreError: store_failure,
+                            Exception: internal_error},
     )
     app.state.admin_token = getattr(host, "admin_token", None)  # read by the control-plane routes
     app.add_middleware(HttpGuard, host=host)  # Host, Origin, who, Content-Type (api/guard.py)

@@ -22,6 +22,7 @@ from .guard import control_route
 from .installed import installed_plugins
 from .rendering import project_of
 from .marketplace import MarketplaceRoutes
+from .storegate import require_store
 from .params import int_param
 
 MAX_LOG_LIMIT = 10_000  # lines one /logs call may ask for (the ring buffer holds log_lines)
@@ -77,6 +78,7 @@ class LifecycleRoutes:
     async def _operate(self, request: Request, verb: str) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
         supervisor = self._known(plugin_id, request)
+        await require_store(self.host)
         try:
             plugin = await getattr(supervisor, verb)(plugin_id)
         except UnknownPlugin:
@@ -144,6 +146,7 @@ class LifecycleRoutes:
     async def uninstall(self, request: Request) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
         supervisor = self._known(plugin_id, request)
+        await require_store(self.host)
         try:
             await supervisor.uninstall(plugin_id)
             if self.marketplace is not None:

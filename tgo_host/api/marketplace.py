@@ -23,6 +23,7 @@ from ..marketplace.models import FetchInfoRequest, PluginInstallRequest, Upgrade
 from ..marketplace.sources import SourceError, fetch_info
 from ..model import ValidationError, parse_body
 from .bodies import read_body, read_json
+from .storegate import require_store
 from .errors import ApiError, JSONResponse
 from .installed import installed_plugins
 from .rendering import project_of
@@ -116,6 +117,7 @@ class MarketplaceRoutes:
     async def install_stream(self, request: Request) -> EventStream:
         body = await self.install_request(request)
         marketplace = self.marketplace
+        await require_store(self.host)
         return EventStream(lambda emit: marketplace.install(body, emit))
 
     def _installed(self, request: Request) -> str:
@@ -141,6 +143,7 @@ class MarketplaceRoutes:
             body = parse_body(data, UpgradeRequest)
         except ValidationError as exc:
             raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+        await require_store(self.host)
         return EventStream(lambda emit: marketplace.upgrade(plugin_id, body.latest_config, emit))
 
     async def install(self, request: Request, data: Any) -> JSONResponse:
@@ -150,6 +153,7 @@ class MarketplaceRoutes:
         except ValidationError as exc:
             raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
         marketplace = self.marketplace
+        await require_store(self.host)
         try:
             plugin = await marketplace.install(body, lambda stage, message: None)
         except InstallFailed as exc:

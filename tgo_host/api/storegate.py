@@ -1,0 +1,33 @@
+"""Lifecycle calls need the installed-plugin store: a store that is down answers 503 before anything is done.
+
+Only stores that can be down (PostgreSQL) have ``check()``; rendering never
+comes here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..marketplace.store import StoreError
+from .errors import ApiError
+
+
+async def require_store(host: Any) -> None:
+    """Raise 503 ``store_unavailable`` unless the host's installed-plugin store answers now."""
+    store = getattr(getattr(host, "marketplace", None), "store", None)
+    check = getattr(store, "check", None)
+    if check is not None:
+        try:
+            await check()
+        except StoreError as exc:
+            raise store_error(exc) from None
+
+
+def store_error(exc: StoreError) -> ApiError:
+    """The answer for a store failure: 503 while the database is unreachable, else 500, naming the cause."""
+    from ..marketplace.pgstore import StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        return ApiError(503, "store_unavailable", f"installed-plugin store unavailable: {exc}",
+                        headers={"Retry-After": "5"})
+    return ApiError(500, "store_error", f"installed-plugin store failed: {exc}")
