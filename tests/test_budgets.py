@@ -111,6 +111,20 @@ async def test_accept_backs_off_on_emfile_and_fails_loudly_on_other_errors(nurse
 # -- the unauthenticated flood ----------------------------------------------------------------
 
 
+@pytest.fixture
+def reap():
+    """Processes a test starts; at teardown (also after a timeout) any still running is SIGKILLed, by pid."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def start_flood(plugins, settings, host, count: int, announce: int, send: int):
     """The flooder process (tests/plugins/chaos/flooder.py) on the socket and the TCP debug listener."""
     tcp = "%s:%d" % host.dev_tcp_address
@@ -122,7 +136,7 @@ def start_flood(plugins, settings, host, count: int, announce: int, send: int):
 
 
 @pytest.mark.timeout(180)
-async def test_unauthenticated_flood_is_bounded_and_memory_returns(settings, nursery, plugins):
+async def test_unauthenticated_flood_is_bounded_and_memory_returns(settings, nursery, plugins, reap):
     """1,000 connections announcing 4 MiB frames and 1,000 holding 60 KiB partial frames (socket and TCP)."""
     n = int(os.environ.get("TGO_FLOOD_CONNECTIONS", "1000"))
     settings.http_addr = "127.0.0.1:0"
@@ -154,6 +168,7 @@ async def test_unauthenticated_flood_is_bounded_and_memory_returns(settings, nur
             renders_before = traffic.renders
             floods = [start_flood(plugins, settings, host, n, 4 * MiB, MiB),  # refused at the header
                       start_flood(plugins, settings, host, n, 60 * 1024, 60 * 1024 - 1)]  # slow partial frames
+            reap.extend(floods)
             try:
                 await trio.sleep(1.0)
                 # a good plugin registers in the middle of the flood, on the same socket
@@ -195,7 +210,7 @@ async def test_unauthenticated_flood_is_bounded_and_memory_returns(settings, nur
 
 
 @pytest.mark.timeout(180)
-async def test_registered_plugins_that_never_read_stay_within_the_buffer_budget(settings, nursery, plugins):
+async def test_registered_plugins_that_never_read_stay_within_the_buffer_budget(settings, nursery, plugins, reap):
     """100 registered plugins flood requests with 60 KB answers and never read: the budget sheds the worst."""
     count = int(os.environ.get("TGO_NOREADER_PLUGINS", "100"))
     settings.http_addr = "127.0.0.1:0"
@@ -229,6 +244,7 @@ async def test_registered_plugins_that_never_read_stay_within_the_buffer_budget(
                  "--requests", os.environ.get("TGO_NOREADER_REQUESTS", "40"), "--size", str(60 * 1024)],
                 env=plugins.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )
+            reap.append(proc)
             try:
                 line = await trio.to_thread.run_sync(proc.stdout.readline)
                 sent = int(line.split()[1])

@@ -23,6 +23,7 @@ import trio
 
 from conftest import ROOT, wait_for
 from reliability_stats import record
+from test_deploy import stubborn_plugin
 from test_supervisor import MANAGED, Records, gone, manifest, start_host
 from tgo_host.plugins.stale import state_file_for, start_ticks
 
@@ -47,16 +48,30 @@ def records(short_dir, monkeypatch):
             pass
 
 
-class HostProcess:
-    """``python -m tgo_host run`` launching the plugins of tests/plugins/managed/good."""
+@pytest.fixture
+def reap():
+    """Processes a test starts; at teardown (also after a timeout) any still running is SIGKILLed, by pid."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
 
-    def __init__(self, socket_path: str, port: int) -> None:
+
+class HostProcess:
+    """``python -m tgo_host run`` launching the plugins of tests/plugins/managed/good (and ``extra_dirs``)."""
+
+    def __init__(self, socket_path: str, port: int, extra_dirs: tuple[str, ...] = ()) -> None:
         self.socket_path = socket_path
         self.url = f"http://127.0.0.1:{port}"
         env = dict(os.environ, PYTHONPATH=str(ROOT), TGO_SHUTDOWN_GRACE="1", TGO_RESTART_DELAY="0.2")
+        dirs = [arg for d in (str(MANAGED / "good"), *extra_dirs) for arg in ("--plugins-dir", d)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tgo_host", "run", "--socket", socket_path, "--http", f"127.0.0.1:{port}",
-             "--plugins-dir", str(MANAGED / "good")],
+            [sys.executable, "-m", "tgo_host", "run", "--socket", socket_path, "--http", f"127.0.0.1:{port}", *dirs],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
@@ -75,17 +90,21 @@ class HostProcess:
         self.proc.wait(timeout=10)
 
 
-async def test_sigkilled_host_takes_its_plugins_and_a_new_host_launches_its_own(short_dir, records):
+async def test_sigkilled_host_takes_its_plugins_and_a_new_host_launches_its_own(short_dir, records, reap):
+    """Among the plugins, one that keeps running when its connection drops and ignores SIGTERM (stubborn)."""
     socket_path = os.path.join(short_dir, "h.sock")
-    first = HostProcess(socket_path, free_port())
+    extra = os.path.join(short_dir, "plugins")
+    stubborn_plugin(extra)
+    first = HostProcess(socket_path, free_port(), (extra,))
+    reap.append(first.proc)
     second = None
     try:
-        await wait_for(lambda: len(records.pids("echo")) >= 1 and len(records.pids("legacy")) >= 1, timeout=20)
+        await wait_for(lambda: all(records.pids(name) for name in ("echo", "legacy", "stubborn")), timeout=20)
         ids: dict[str, int] = {}
 
         async def both_registered(host: HostProcess) -> None:
             with trio.fail_after(20):
-                while len(ids) < 2:
+                while len(ids) < 3:
                     ids.clear()
                     ids.update(await host.registered())
                     await trio.sleep(0.1)
@@ -99,7 +118,8 @@ async def test_sigkilled_host_takes_its_plugins_and_a_new_host_launches_its_own(
         await wait_for(lambda: all(gone(pid) for pid in old.values()), timeout=2.0)
         died_within = time.monotonic() - killed_at
         first.proc.wait(timeout=5)
-        second = HostProcess(socket_path, free_port())
+        second = HostProcess(socket_path, free_port(), (extra,))
+        reap.append(second.proc)
         ids.clear()
         await both_registered(second)
         assert set(ids) == set(old) and not set(ids.values()) & set(old.values())
@@ -176,7 +196,7 @@ async def test_spawn_without_free_fds_is_retried_not_an_error(settings, nursery,
 
 
 @pytest.mark.timeout(180)
-async def test_fd_exhaustion_with_a_1024_limit_keeps_the_host_responsive(short_dir, records):
+async def test_fd_exhaustion_with_a_1024_limit_keeps_the_host_responsive(short_dir, records, reap):
     """A host limited to 1,024 fds, flooded by 1,100 plugins that register: HTTP answers, a killed plugin restarts."""
     socket_path = os.path.join(short_dir, "h.sock")
     port = free_port()
@@ -189,6 +209,7 @@ async def test_fd_exhaustion_with_a_1024_limit_keeps_the_host_responsive(short_d
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(os.path.join(short_dir, "host.log"), "wb"),
         preexec_fn=limit,
     )
+    reap.append(host)
     flood = None
     url = f"http://127.0.0.1:{port}"
     try:
@@ -209,6 +230,7 @@ async def test_fd_exhaustion_with_a_1024_limit_keeps_the_host_responsive(short_d
                  "--requests", "0", "--size", "1"],
                 env=dict(env, TGO_SOCKET_PATH=socket_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )
+            reap.append(flood)
             line = await trio.to_thread.run_sync(flood.stdout.readline)
             assert line.startswith("sent"), line
             fds = len(os.listdir(f"/proc/{host.pid}/fd"))
