@@ -200,3 +200,33 @@ async def test_store_creates_the_table_and_reconnects(pg_cluster, short_dir):  #
     assert await store.delete("p1") is True
     assert cluster.psql("SELECT x FROM unrelated") == "7"
     await store.close()
+
+
+@pytest.mark.timeout(300)
+def test_installs_through_the_api_write_rows_upstream_can_read(pg_cluster, short_dir):  # noqa: F811
+    cluster = pg_cluster
+    sources = os.path.join(short_dir, "sources")
+    plugin_dir = os.path.join(sources, "pg-new")
+    os.makedirs(plugin_dir)
+    shutil.copy(PLUGINS / "scripted.py", os.path.join(plugin_dir, "main.py"))
+    compose = compose_environment(short_dir, DATABASE_URL=cluster.url(), TGO_INSTALL_SOURCES=sources)
+    host = ComposeHost(compose, os.path.join(short_dir, "host.log"))
+    try:
+        host.wait_healthy()
+        body = {"id": "pg-new", "name": "New", "version": "0.3.0", "description": "via the API", "author": "me",
+                "source": {"local": {"path": plugin_dir}}, "build": {"language": "python"},
+                "runtime": {"args": ["--id", "pg-new"]}, "project_id": PROJECT}
+        installed = host.post("/plugins/install", json=body)
+        assert installed.status_code in (200, 201), installed.text
+        fields = cluster.psql(
+            "SELECT project_id, name, version, install_type, status, source_config->'local'->>'path', "
+            "runtime_config->'args'->>1, pid IS NOT NULL, install_path FROM pg_installed_plugins "
+            "WHERE plugin_id = 'pg-new'")
+        assert fields.split("|") == [PROJECT, "New", "0.3.0", "local", "running", plugin_dir, "pg-new", "t",
+                                     os.path.join(compose["PLUGIN_BASE_PATH"], "pg-new")]
+        assert "pg-new" in listed(host)
+        gone = host.request_delete("/plugins/pg-new/uninstall", params={"project_id": PROJECT})
+        assert gone.status_code == 200, gone.text
+        assert cluster.psql("SELECT count(*) FROM pg_installed_plugins") == "0"
+    finally:
+        assert host.stop() == 0, host.stderr()
