@@ -108,6 +108,9 @@ def test_upstream_rows_are_adopted_kept_and_updated(pg_cluster, short_dir):  # n
             "https://github.com/acme/pg-run", "github", False)
         assert item["installed_at"].startswith("2026-01-02T03:04:05")
         assert item["id"] == running_id
+        wait_until(lambda: cluster.psql("SELECT status, pid FROM pg_installed_plugins WHERE plugin_id = 'pg-run'")
+                   == f"running|{item['pid']}", 20, "the row says running with the new pid")
+        assert item["pid"] != 4242
         assert plugins["pg-stopped"]["status"] == "stopped"
         assert "pg-other" not in plugins and "pg-other" in listed(host, OTHER_PROJECT)
         assert os.path.exists(os.path.join(base, "pg-run", "plugin.yml.orig"))  # the repository's manifest kept
@@ -119,7 +122,7 @@ def test_upstream_rows_are_adopted_kept_and_updated(pg_cluster, short_dir):  # n
         assert host.post("/plugins/pg-run/stop", params={"project_id": PROJECT}).status_code == 200
         assert row(cluster, "pg-run") == "stopped"
         assert host.post("/plugins/pg-run/start", params={"project_id": PROJECT}).status_code == 200
-        assert row(cluster, "pg-run") in ("starting", "running")  # both are started again by either runtime
+        wait_until(lambda: row(cluster, "pg-run") == "running", 20, "row status running again once registered")
 
         # the database goes away: renders keep working, lifecycle calls answer 503, the list still answers
         cluster.stop()

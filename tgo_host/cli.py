@@ -21,6 +21,7 @@ from .plugins.listener import SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
 from .marketplace.installer import Marketplace, open_marketplace
 from .marketplace.pgstore import open_postgres_store
+from .marketplace.rowsync import attach_rowsync
 from .marketplace.store import StoreError
 from .marketplace.toolsync import attach_toolsync
 from .plugins.supervisor import Supervisor
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     host.supervisor = Supervisor(settings, host.registry)
     if store is not None:
         Marketplace(settings, host.supervisor, store).attach(host)
+        attach_rowsync(host)
     elif settings.managed_plugins_dir:
         open_marketplace(settings, host.supervisor).attach(host)
     if settings.ai_service_url:
