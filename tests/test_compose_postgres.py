@@ -233,3 +233,17 @@ def test_installs_through_the_api_write_rows_upstream_can_read(pg_cluster, short
         assert cluster.psql("SELECT count(*) FROM pg_installed_plugins") == "0"
     finally:
         assert host.stop() == 0, host.stderr()
+
+
+@pytest.mark.timeout(120)
+def test_a_missing_plugin_volume_stops_the_start_and_keeps_the_rows(pg_cluster, short_dir):  # noqa: F811
+    cluster = pg_cluster
+    cluster.psql(UPSTREAM_DDL)
+    compose = compose_environment(short_dir, DATABASE_URL=cluster.url())
+    upstream_row(cluster, "pg-run", compose["PLUGIN_BASE_PATH"], "running")
+    shutil.rmtree(compose["PLUGIN_BASE_PATH"])  # the volume is not mounted where the rows say
+    host = ComposeHost(compose, os.path.join(short_dir, "host.log"))
+    assert host.proc.wait(60) == 2
+    assert "database_url" in host.stderr() and "none of their directories exists" in host.stderr()
+    host.stop()
+    assert row(cluster, "pg-run") == "running"

@@ -273,7 +273,7 @@ def open_postgres_store(settings: Any) -> PostgresStore | None:
     """The store of ``settings.database_url`` (None when unset), checked and adopted before anything launches.
 
     Reads the rows once (raising :class:`StoreError` when the database cannot
-    be reached: a start-up failure) and writes the host's manifests into the
+    be reached, or when no row's directory exists: a start-up failure) and writes the host's manifests into the
     directories the upstream runtime left (:mod:`.adopt`).
     """
     from .adopt import write_upstream_manifests
@@ -284,6 +284,14 @@ def open_postgres_store(settings: Any) -> PostgresStore | None:
         raise StoreError("needs managed_plugins_dir (PLUGIN_BASE_PATH), where the plugins' files are")
     store = PostgresStore(settings.database_url, settings.managed_plugins_dir)
     records = store.load_sync()
+    present = [r for r in records if r.status == "installing" or os.path.isdir(r.install_path)]
+    if records and not present:
+        # Every directory missing means the plugin volume is not where the rows say (not mounted, another
+        # PLUGIN_BASE_PATH): starting would forget every installed plugin, so refuse instead.
+        raise StoreError(
+            f"{len(records)} installed plugin(s) in {TABLE} but none of their directories exists "
+            f"(e.g. {records[0].install_path}); is the plugin volume mounted at {store.base_path}? Nothing was changed"
+        )
     adopted = write_upstream_manifests(records)
     log.info("PostgreSQL %s: %d installed plugin(s), %d adopted from the upstream runtime", store.shown,
              len(records), adopted)
