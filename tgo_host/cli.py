@@ -47,6 +47,7 @@ _RUN_FLAGS = {
     "--managed-plugins-dir": ("managed_plugins_dir", "where installed plugins are copied (and launched from)"),
     "--admin-token-file": ("admin_token_file", "file holding the control-plane token (or env TGO_ADMIN_TOKEN)"),
     "--dev-tcp": ("dev_tcp_addr", "TCP debug listener HOST:PORT for dev-mode plugins (off by default; dev_token required)"),
+    "--web-profile": ("web_profile", "JSON-UI answers: full (every template) or tgo-web (the TGO web app's 7; default full)"),
     "--log-level": ("log_level", "debug, info, warning or error (default info; env TGO_LOG_LEVEL)"),
 }
 

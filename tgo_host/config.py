@@ -109,6 +109,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{where}: expected HOST:PORT or 'off', got {value!r}")
     if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"{where}: expected one of debug, info, warning, error")
+    if name == "web_profile" and value not in ("full", "tgo-web"):
+        raise ConfigError(f"{where}: expected full or tgo-web, got {value!r}")
     return value
 
 

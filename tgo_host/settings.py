@@ -29,6 +29,8 @@ class Settings:
     # HTTP API ("off" disables it)
     http_addr: str = "127.0.0.1:8090"
     max_http_body_bytes: int = 1024 * 1024
+    # JSON-UI the HTTP API answers with: "full" (every template) or "tgo-web" (the TGO web app's 7); ?profile= overrides
+    web_profile: str = "full"
     http_token_file: str | None = None  # bearer token for the HTTP API; or TGO_HTTP_TOKEN
     # who may call the HTTP API (docs/security.md)
     trusted_networks: list[str] = attrs.Factory(list)  # CIDRs served without a token; off loopback: a token or this

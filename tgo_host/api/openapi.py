@@ -222,6 +222,10 @@ def build_openapi() -> dict[str, Any]:
     project = {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
                "description": "Caller's project; plugins bound to another project are invisible (404)."}
     plugin_id = {"name": "plugin_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    profile = {"name": "profile", "in": "query", "required": False,
+               "schema": {"type": "string", "enum": ["full", "tgo-web"]},
+               "description": "JSON-UI as sent (full) or in the TGO web app's 7 templates (tgo-web); "
+                              "default: the web_profile setting."}
 
     def op(summary: str, ok: dict[str, Any], *, body: str | None = None, errors=(), params=(), tag="plugins") -> dict[str, Any]:
         operation: dict[str, Any] = {
@@ -262,24 +266,26 @@ def build_openapi() -> dict[str, Any]:
                 "icon": {"type": "string", "nullable": True}, "tooltip": {"type": "string", "nullable": True},
                 "shortcut": {"type": "string", "nullable": True}}}}}})},
         "/plugins/chat-toolbar/{plugin_id}/render": {"post": op(
-            "Render a chat toolbar plugin", _ref("JsonUi"), body="RenderRequest", errors=(404, 502, 504), params=(plugin_id,))},
+            "Render a chat toolbar plugin", _ref("JsonUi"), body="RenderRequest", errors=(404, 502, 504),
+            params=(plugin_id, profile))},
         "/plugins/chat-toolbar/{plugin_id}/event": {"post": op(
-            "Send a chat toolbar event", _ref("JsonAction"), body="EventRequest", errors=(404, 502, 504), params=(plugin_id,))},
+            "Send a chat toolbar event", _ref("JsonAction"), body="EventRequest", errors=(404, 502, 504),
+            params=(plugin_id, profile))},
         "/plugins/visitor-panel/render": {"post": op("Render every visitor panel (fan-out)", {
             "type": "object", "required": ["panels", "errors"],
             "properties": {"panels": {"type": "array", "items": panel}, "errors": {"type": "array", "items": panel_error}}},
-            body="VisitorPanelRenderRequest")},
+            body="VisitorPanelRenderRequest", params=(profile,))},
         "/plugins/tools/execute/{plugin_id}/{tool_name}": {"post": op(
             "Execute an MCP tool", _ref("ToolResult"), body="ToolExecuteRequest", errors=(404, 502, 504),
             params=(plugin_id, {"name": "tool_name", "in": "path", "required": True, "schema": {"type": "string"}}))},
         "/plugins/{plugin_id}": {"get": op("One connected plugin", _ref("PluginInfo"), errors=(404,), params=(plugin_id,))},
         "/plugins/{plugin_id}/render": {"post": op(
             "Render a plugin (extension_type query or inferred)", _ref("JsonUi"), body="RenderRequest",
-            errors=(404, 502, 504), params=(plugin_id, {"name": "extension_type", "in": "query", "required": False,
+            errors=(404, 502, 504), params=(plugin_id, profile, {"name": "extension_type", "in": "query", "required": False,
                                                         "schema": {"type": "string", "enum": ["visitor_panel", "chat_toolbar"]}}))},
         "/plugins/{plugin_id}/event": {"post": op(
             "Send an event (extension_type in the body or inferred)", _ref("JsonAction"), body="EventRequest",
-            errors=(404, 502, 504), params=(plugin_id,))},
+            errors=(404, 502, 504), params=(plugin_id, profile))},
         "/plugins/{plugin_id}/iframe": {"get": op(
             "The plugin's sidebar_iframe/config", obj, errors=(404, 502, 504), params=(plugin_id,))},
         "/plugins/{plugin_id}/channel/manifest": {"get": op(

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from ..model import (
     ChannelSendMessageParams,
+    ValidationError,
     EventRequest,
     FixUp,
     RenderRequest,
@@ -23,7 +24,9 @@ from ..model import (
 from ..plugins.dispatch import EXTENSION_POINTS, CapabilityMissing, Dispatcher, PluginNotFound
 from ..plugins.session import PluginSession
 from .bodies import read_body, read_body_and_json
+from ..model.webprofile import restore_event
 from .errors import ApiError, JSONResponse, from_exception
+from .profile import action_for, profile_of, ui_for
 
 
 def plugin_info(session: PluginSession) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class RenderingRoutes:
         self.host = host
         self.dispatcher: Dispatcher = host.dispatcher
         self.body_limit = host.settings.max_http_body_bytes
+        self.web_profile = host.settings.web_profile
 
     def routes(self) -> list[Route]:
         # Literal paths before the {plugin_id} ones that would shadow them.
@@ -111,6 +115,7 @@ class RenderingRoutes:
 
     async def _render(self, request: Request, extension: str | None) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
+        profile = profile_of(request, self.web_profile)
         body, raw = await read_body_and_json(request, RenderRequest, self.body_limit)
         project = project_of(request)
         if extension is None:
@@ -120,21 +125,26 @@ class RenderingRoutes:
         params = with_raw_visitor(unstructure(body), raw)
         warnings: list[FixUp] = []
         ui = await self._call(plugin_id, self.dispatcher.render(plugin_id, extension, params, project, warnings=warnings))
-        return JSONResponse(with_warnings(ui, warnings))
+        return JSONResponse(with_warnings(ui_for(profile, ui, warnings), warnings))
 
     async def _event(self, request: Request, extension: str | None) -> JSONResponse:
         plugin_id = request.path_params["plugin_id"]
+        profile = profile_of(request, self.web_profile)
         body = await read_body(request, EventRequest, self.body_limit)
         project = project_of(request)
         if extension is None:
             extension = self._infer_extension(plugin_id, project, body.extension_type)
         params = unstructure(body)
         params.pop("extension_type", None)
+        try:  # a click on a button the tgo-web profile made: the event of the template it stands for
+            params = restore_event(params)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"{exc.path}: {exc.reason}", path=exc.path) from None
         warnings: list[FixUp] = []
         action = await self._call(
             plugin_id, self.dispatcher.event(plugin_id, extension, params, project, warnings=warnings)
         )
-        return JSONResponse(with_warnings(action, warnings))
+        return JSONResponse(with_warnings(action_for(profile, action, warnings), warnings))
 
     def _infer_extension(self, plugin_id: str, project: str | None, requested: str | None) -> str:
         """``extension_type`` if given, else the dispatcher's default (chat_toolbar if declared, else visitor_panel)."""
@@ -151,8 +161,11 @@ class RenderingRoutes:
             raise from_exception(exc) from None
 
     async def visitor_panels(self, request: Request) -> JSONResponse:
+        profile = profile_of(request, self.web_profile)
         body, raw = await read_body_and_json(request, VisitorPanelRenderRequest, self.body_limit)
         fan_out = await self.dispatcher.render_visitor_panels(with_raw_visitor(unstructure(body), raw), project_of(request))
+        for p in fan_out.panels:
+            p.ui = ui_for(profile, p.ui, p.warnings)
         return JSONResponse(
             {
                 "panels": [

@@ -230,7 +230,7 @@
   async function sendEvent(pluginId, extension, event, modal) {
     const body = { ...event, extension_type: extension, visitor_id: current.id, session_id: current.session_id, language: "en" };
     activity(pluginId, "→", describeEvent(event));
-    const path = extension === "chat_toolbar" ? `/plugins/chat-toolbar/${enc(pluginId)}/event` : `/plugins/${enc(pluginId)}/event`;
+    const path = extension === "chat_toolbar" ? `/plugins/chat-toolbar/${enc(pluginId)}/event?profile=full` : `/plugins/${enc(pluginId)}/event?profile=full`;
     let action;
     try {
       action = await api("POST", path, body);
@@ -373,7 +373,7 @@
     for (const entry of panels.values()) entry.el.classList.add("stale");
     let result;
     try {
-      result = await api("POST", "/plugins/visitor-panel/render", {
+      result = await api("POST", "/plugins/visitor-panel/render?profile=full", {
         visitor_id: visitorId, session_id: current.session_id, visitor: visitorInfo(), language: "en", context: panelContext(),
       });
     } catch (exc) {
@@ -416,7 +416,7 @@
     entry.el.classList.add("stale");
     const visitorId = current.id;
     try {
-      const ui = await api("POST", `/plugins/${enc(pluginId)}/render?extension_type=visitor_panel`, renderBody({ context: panelContext() }));
+      const ui = await api("POST", `/plugins/${enc(pluginId)}/render?extension_type=visitor_panel&profile=full`, renderBody({ context: panelContext() }));
       if (visitorId !== current.id) return;
       fillPanel(pluginId, entry, ui, ui && ui.warnings);
     } catch (exc) {
@@ -461,7 +461,7 @@
   async function renderToolbarModal(pluginId, modal) {
     if (!modal.body.firstChild) modal.setBody(TGO.renderUI({ template: "loading", data: { text: "Loading…" } }));
     try {
-      const ui = await api("POST", `/plugins/chat-toolbar/${enc(pluginId)}/render`, renderBody({ context: chatContext() }));
+      const ui = await api("POST", `/plugins/chat-toolbar/${enc(pluginId)}/render?profile=full`, renderBody({ context: chatContext() }));
       if (!modal.closed) modal.setBody(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, "chat_toolbar", modal))));
     } catch (exc) {
       if (!modal.closed) modal.setBody(errorBox(exc.type, exc.message));
