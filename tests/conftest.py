@@ -18,6 +18,13 @@ from tgo_host.settings import Settings
 
 pytest_plugins = ["hangguard"]  # per-test time limits that work inside trio (tests/hangguard.py)
 
+# The host also reads the upstream runtime's names (HOST, PORT, DATABASE_URL, ...: tgo_host/upstream_env.py);
+# one set in the environment running the suite (PORT on a CI runner) must not reconfigure every host started.
+from tgo_host.upstream_env import UPSTREAM_NAMES  # noqa: E402
+
+for _name in UPSTREAM_NAMES:
+    os.environ.pop(_name, None)
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 EXAMPLES = ROOT / "plugins_examples"

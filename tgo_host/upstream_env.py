@@ -28,6 +28,8 @@ UPSTREAM: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("database_url", "PostgreSQL holding pg_installed_plugins"),
     "LOG_LEVEL": ("log_level", "debug, info, warning or error (any case)"),
 }
+#: Every upstream name read (SECRET_KEY by tgo_host.config.read_secret).
+UPSTREAM_NAMES = (*UPSTREAM, "HOST", "PORT", "PLUGIN_TCP_PORT", "SECRET_KEY")
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = "8090"
 PROC_ROUTES = "/proc/net/route"
