@@ -139,10 +139,12 @@ _STATIC_SCHEMAS: dict[str, Any] = {
     },
     "Warning": {
         "type": "object",
-        "description": "What the host fixed up in a plugin's result (docs/validation.md)",
+        "description": "What the host fixed up in a plugin's result (docs/validation.md), or what the "
+                       "tgo-web profile could not keep (kind profile; docs/templates.md)",
         "required": ["path", "kind", "message"],
         "properties": {"path": {"type": "string"},
-                       "kind": {"type": "string", "enum": ["coerced", "dropped", "placeholder", "skipped", "filled"]},
+                       "kind": {"type": "string",
+                                "enum": ["coerced", "dropped", "placeholder", "skipped", "filled", "profile"]},
                        "message": {"type": "string"}},
     },
     "Operation": {
