@@ -562,6 +562,10 @@
   const TEMPLATES = Object.keys(T);
   const VALUE_INPUTS = new Set(["text", "email", "tel", "url", "password", "search", "color", "time", "month", "week"]);
 
+  // What the TGO web app renders; with ctx.webApp ("show as the TGO web app would") every other
+  // template is the web app's small "unknown template" box, in its place.
+  const WEB_APP_TEMPLATES = new Set(["key_value", "table", "form", "button", "group", "tabs", "text"]);
+
   function unknown(ui, reason) {
     return h("div", { class: "tpl-unknown" },
       icon("alert-triangle"),
@@ -576,6 +580,7 @@
     if (!isObj(ui) || typeof ui.template !== "string") return unknown(ui, "not a JSON-UI template (expected {template, data})");
     const fn = Object.prototype.hasOwnProperty.call(T, ui.template) ? T[ui.template] : null;
     if (!fn) return unknown(ui, `Unknown template “${ui.template}”`);
+    if (ctx.webApp && !WEB_APP_TEMPLATES.has(ui.template)) return unknown(ui, `Unknown template “${ui.template}” (the TGO web app shows this box)`);
     const data = isObj(ui.data) ? ui.data : {};
     try {
       const el = fn(data, ctx, depth);

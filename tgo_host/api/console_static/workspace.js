@@ -49,6 +49,9 @@
   let panelSeq = 0;
   const modals = new Map(); // plugin id -> Set of modal handles
   const drafts = new Map(); // visitor id -> the reply typed but not sent in that conversation
+  // "Show as the TGO web app would": answers in the tgo-web profile, drawn with only the web app's 7 templates
+  let webApp = sessionStorage.getItem("tgo_web_app") === "1";
+  const profile = () => (webApp ? "tgo-web" : "full");
 
   // ---------------------------------------------------------------- layout
 
@@ -68,6 +71,13 @@
     el.appBar = h("nav", { class: "app-bar", id: "app-bar", attrs: { "aria-label": "iframe apps" } });
     el.appPane = h("aside", { class: "app-pane", id: "app-pane", hidden: true });
 
+    const webSwitch = h("input", { type: "checkbox", id: "web-app-mode", checked: webApp, on: { change: (e) => {
+      webApp = e.currentTarget.checked;
+      sessionStorage.setItem("tgo_web_app", webApp ? "1" : "0");
+      document.body.dataset.webApp = webApp ? "1" : "0";
+      loadPanels();
+    } } });
+    document.body.dataset.webApp = webApp ? "1" : "0";
     const refreshAll = h("button", { class: "icon-btn", type: "button", title: "Re-render all panels", attrs: { "aria-label": "Re-render all panels" }, on: { click: () => loadPanels() } }, icon("refresh-cw"));
     app.append(
       TGO.header("workspace"),
@@ -77,6 +87,8 @@
           h("div", { class: "composer" }, el.toolbar, h("div", { class: "composer-row" }, el.input, el.send))),
         h("aside", { class: "panel-column" },
           h("div", { class: "column-head" }, h("h2", { text: "Visitor panels" }), refreshAll),
+          h("label", { class: "web-app-switch small", title: "Ask for the tgo-web profile and draw only the 7 templates the TGO web app renders" },
+            webSwitch, h("span", { text: " Show as the TGO web app would" })),
           el.panelNote, el.panels,
           h("details", { class: "activity" }, h("summary", {}, icon("activity", { size: 14 }), h("span", { text: "Plugin activity" })), el.activity)),
         el.appPane,
@@ -230,7 +242,7 @@
   async function sendEvent(pluginId, extension, event, modal) {
     const body = { ...event, extension_type: extension, visitor_id: current.id, session_id: current.session_id, language: "en" };
     activity(pluginId, "→", describeEvent(event));
-    const path = extension === "chat_toolbar" ? `/plugins/chat-toolbar/${enc(pluginId)}/event?profile=full` : `/plugins/${enc(pluginId)}/event?profile=full`;
+    const path = extension === "chat_toolbar" ? `/plugins/chat-toolbar/${enc(pluginId)}/event?profile=${profile()}` : `/plugins/${enc(pluginId)}/event?profile=${profile()}`;
     let action;
     try {
       action = await api("POST", path, body);
@@ -282,6 +294,7 @@
     return {
       emit: (event) => sendEvent(pluginId, extension, event, modal),
       closeModal: modal ? () => modal.close() : null,
+      webApp,
     };
   }
 
@@ -373,7 +386,7 @@
     for (const entry of panels.values()) entry.el.classList.add("stale");
     let result;
     try {
-      result = await api("POST", "/plugins/visitor-panel/render?profile=full", {
+      result = await api("POST", `/plugins/visitor-panel/render?profile=${profile()}`, {
         visitor_id: visitorId, session_id: current.session_id, visitor: visitorInfo(), language: "en", context: panelContext(),
       });
     } catch (exc) {
@@ -416,7 +429,7 @@
     entry.el.classList.add("stale");
     const visitorId = current.id;
     try {
-      const ui = await api("POST", `/plugins/${enc(pluginId)}/render?extension_type=visitor_panel&profile=full`, renderBody({ context: panelContext() }));
+      const ui = await api("POST", `/plugins/${enc(pluginId)}/render?extension_type=visitor_panel&profile=${profile()}`, renderBody({ context: panelContext() }));
       if (visitorId !== current.id) return;
       fillPanel(pluginId, entry, ui, ui && ui.warnings);
     } catch (exc) {
@@ -461,7 +474,7 @@
   async function renderToolbarModal(pluginId, modal) {
     if (!modal.body.firstChild) modal.setBody(TGO.renderUI({ template: "loading", data: { text: "Loading…" } }));
     try {
-      const ui = await api("POST", `/plugins/chat-toolbar/${enc(pluginId)}/render?profile=full`, renderBody({ context: chatContext() }));
+      const ui = await api("POST", `/plugins/chat-toolbar/${enc(pluginId)}/render?profile=${profile()}`, renderBody({ context: chatContext() }));
       if (!modal.closed) modal.setBody(TGO.renderingFor(pluginId, () => renderUI(ui, uiContext(pluginId, "chat_toolbar", modal))));
     } catch (exc) {
       if (!modal.closed) modal.setBody(errorBox(exc.type, exc.message));
