@@ -21,8 +21,9 @@ def drawn_templates(p, selector: str) -> list[str]:
     return p.locator(f"{selector} [data-template]").evaluate_all("els => els.map(e => e.dataset.template)")
 
 
-def test_web_app_mode_shows_every_example_without_unknown_boxes(page):  # noqa: F811
+def test_web_app_mode_shows_every_example_without_unknown_boxes(page, stack):  # noqa: F811
     p = page
+    example_panels = EXAMPLE_PANELS + (["com.example.hello-node"] if "hello_node" in stack.procs else [])
     open_workspace(p)
     # the full console first: the Orders panel draws its stats
     panel(p, "com.example.order-dashboard").locator('[data-template="stats"]').first.wait_for()
@@ -35,7 +36,7 @@ def test_web_app_mode_shows_every_example_without_unknown_boxes(page):  # noqa: 
     # re-rendered in the tgo-web profile: the Orders timeline is a table now, the CRM action row a button group
     panel(p, "com.example.order-dashboard").locator('[data-template="table"]').first.wait_for(state="attached")
     wait_js(p, "!document.querySelector('#visitor-panels [data-template=\"action\"]')")
-    for plugin_id in EXAMPLE_PANELS:
+    for plugin_id in example_panels:
         section = panel(p, plugin_id)
         section.locator("[data-template]").first.wait_for(state="attached")
         names = drawn_templates(p, f'section.panel[data-plugin="{plugin_id}"]')

@@ -12,13 +12,15 @@ have sent: the plugin answers exactly what it answers to that original event.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import httpx
 import pytest
 
 from conftest import wait_registered
-from test_examples import CRM, DASHBOARD, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR, example
+from conftest import EXAMPLES
+from test_examples import CRM, DASHBOARD, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR, example
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.model import collecting, parse_action, parse_ui, ui_to_json
@@ -118,7 +120,11 @@ async def test_every_example_renders_web_only_and_every_click_reaches_the_plugin
     for name in ("crm_panel", "quick_reply", "order_dashboard", "raw_panel", "raw_toolbar"):
         example(plugins, name)
     example(plugins, "ticket_form", TICKET_DB=os.path.join(short_dir, "t.db"))
-    await wait_registered(web_api.host, CRM, QUICK, DASHBOARD, RAW_PANEL, RAW_TOOLBAR, TICKETS)
+    ids = [CRM, QUICK, DASHBOARD, RAW_PANEL, RAW_TOOLBAR, TICKETS]
+    if shutil.which("node"):
+        plugins.start([shutil.which("node"), str(EXAMPLES / "hello_node" / "index.js")])
+        ids.append(NODE_ID)
+    await wait_registered(web_api.host, *ids)
     # one ticket, so the Tickets panel shows its list
     created = await web_api.post(f"/plugins/chat-toolbar/{TICKETS}/event", json={
         "event_type": "form_submit", "action_id": "create_ticket", "visitor_id": "v-1001",
@@ -127,7 +133,8 @@ async def test_every_example_renders_web_only_and_every_click_reaches_the_plugin
 
     fan_out = (await web_api.post("/plugins/visitor-panel/render", json=VISITOR)).json()
     full_fan_out = (await web_api.post("/plugins/visitor-panel/render?profile=full", json=VISITOR)).json()
-    assert fan_out["errors"] == [] and {p["plugin_id"] for p in fan_out["panels"]} == {CRM, DASHBOARD, TICKETS, RAW_PANEL}
+    panel_ids = {CRM, DASHBOARD, TICKETS, RAW_PANEL} | ({NODE_ID} if NODE_ID in ids else set())
+    assert fan_out["errors"] == [] and {p["plugin_id"] for p in fan_out["panels"]} == panel_ids
     full_by_id = {p["plugin_id"]: p["ui"] for p in full_fan_out["panels"]}
     clicked = {}
     for panel in fan_out["panels"]:
