@@ -129,7 +129,7 @@ def back_offs(caplog, plugin_id: str) -> list[tuple[float, float]]:
     return result
 
 
-SPAWN_SLACK = 0.5  # seconds a respawn may take beyond its back-off (scheduling + fork/exec, loaded machine)
+SPAWN_SLACK = 1.0  # seconds a respawn may take beyond its back-off (scheduling + fork/exec; 0.74 s seen at load ~5 on 2 cores)
 
 
 async def test_crash_on_start_backs_off_then_stops_with_the_output(fast, nursery, records, caplog):
