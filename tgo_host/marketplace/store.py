@@ -21,7 +21,7 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 import attrs
 import trio
@@ -71,7 +71,7 @@ class StoreError(Exception):
     """The store could not be read or written (the message names the file and the operation)."""
 
 
-class InstalledStore:
+class InstalledStore(Protocol):
     """The interface every store implements (SQLite here; PostgreSQL elsewhere).
 
     Records are keyed by ``plugin_id`` (one installation of a plugin id per
@@ -80,21 +80,21 @@ class InstalledStore:
 
     async def all(self) -> list[InstalledRecord]:
         """Every record, ordered by plugin id."""
-        raise NotImplementedError
+        ...
 
     async def get(self, plugin_id: str) -> InstalledRecord | None:
-        raise NotImplementedError
+        ...
 
     async def save(self, record: InstalledRecord) -> None:
         """Insert or replace the record of ``record.plugin_id``."""
-        raise NotImplementedError
+        ...
 
     async def delete(self, plugin_id: str) -> bool:
         """Remove the record; False if there was none."""
-        raise NotImplementedError
+        ...
 
     async def close(self) -> None:
-        raise NotImplementedError
+        ...
 
 
 _SCHEMA = """
