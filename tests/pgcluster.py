@@ -39,6 +39,8 @@ class PgCluster:
         try:
             self.user = pwd.getpwnam("postgres")
         except KeyError:
+            if os.environ.get("CI"):
+                raise AssertionError("the postgres user is missing (Debian's postgresql package creates it)")
             pytest.skip("no postgres user")
         self.bin = bin_dir
         self.dir = tempfile.mkdtemp(prefix="pg", dir="/tmp")
