@@ -174,3 +174,17 @@ class RawClient:
 
     async def aclose(self) -> None:
         await self.stream.aclose()
+
+
+@pytest.fixture
+def reap():
+    """Processes a test starts; at teardown (also after a timeout) any still running is SIGKILLed, by pid."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass

@@ -111,20 +111,6 @@ async def test_accept_backs_off_on_emfile_and_fails_loudly_on_other_errors(nurse
 # -- the unauthenticated flood ----------------------------------------------------------------
 
 
-@pytest.fixture
-def reap():
-    """Processes a test starts; at teardown (also after a timeout) any still running is SIGKILLed, by pid."""
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
 def start_flood(plugins, settings, host, count: int, announce: int, send: int):
     """The flooder process (tests/plugins/chaos/flooder.py) on the socket and the TCP debug listener."""
     tcp = "%s:%d" % host.dev_tcp_address

@@ -48,20 +48,6 @@ def records(short_dir, monkeypatch):
             pass
 
 
-@pytest.fixture
-def reap():
-    """Processes a test starts; at teardown (also after a timeout) any still running is SIGKILLed, by pid."""
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
 class HostProcess:
     """``python -m tgo_host run`` launching the plugins of tests/plugins/managed/good (and ``extra_dirs``)."""
 
