@@ -53,6 +53,7 @@ from ..settings import Settings
 from .confinement import allowed_local_source, confine
 from .launch import LaunchedProcess, launch
 from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
+from .restart_policy import GiveUp, RestartPolicy
 from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
 from .stale import PluginRecords, state_file_for, stop_stale_plugins
 
@@ -134,7 +135,7 @@ class ManagedPlugin:
         self._task_done: trio.Event | None = None  # None: never supervised; set: no task
         self._wake = trio.Event()  # cuts a back-off short (stop, start)
         self._stop_requested = False
-        self._crashes: deque[float] = deque()  # trio times of recent unexpected exits
+        self._policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
         self._run_lines = 0  # output lines of the current run
         self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
 
@@ -477,7 +478,8 @@ class Supervisor:
         assert self._nursery is not None
         if self._plugins.get(plugin.id) is not plugin:  # uninstalled meanwhile
             raise UnknownPlugin(plugin.id)
-        plugin._crashes.clear()
+        if plugin._policy is not None:
+            plugin._policy.forgive()  # an explicit start: the crash history starts over
         if plugin.supervised:
             plugin._wake.set()  # running: no-op; backing off: restart now
             return
@@ -539,13 +541,9 @@ class Supervisor:
         started()  # not on cancellation: then `nursery.start` raises Cancelled itself
 
     async def _supervise_loop(self, plugin: ManagedPlugin, started: "_Started") -> None:
-        settings = self.settings
         done = plugin._task_done
         assert done is not None
-        base_delay = plugin.manifest.runtime.restart_delay
-        if base_delay is None:
-            base_delay = settings.restart_delay
-        delay = base_delay
+        policy = plugin._policy = RestartPolicy.for_plugin(self.settings, plugin.manifest)
         try:
             while True:
                 if plugin.managed:
@@ -559,19 +557,20 @@ class Supervisor:
                     if exc.errno not in TRANSIENT_SPAWN_ERRNOS:
                         return self._cannot_start(plugin, exc)
                     started()
+                    retry = policy.on_spawn_shortage()
                     plugin.status = "starting"
-                    plugin.last_error = f"cannot start yet: {exc}; retrying in {delay:g} s"
+                    plugin.last_error = f"cannot start yet: {exc}; retrying in {retry.delay:g} s"
                     log.warning("plugin %s: %s", plugin.id, plugin.last_error)
-                    if not await self._back_off(plugin, delay):
+                    if not await self._back_off(plugin, retry.delay):
                         return
-                    delay = min(max(delay * 2, 0.01), settings.restart_max_delay)
                     continue
                 except (ManifestError, ValueError) as exc:
                     return self._cannot_start(plugin, exc)
                 started()
                 began = trio.current_time()
                 returncode = await self._watch(plugin, proc)
-                ran = trio.current_time() - began
+                now = trio.current_time()
+                ran = now - began
                 exit_text = describe_exit(returncode)
                 if self._exit_was_intended(plugin):
                     plugin.status = "stopped"
@@ -582,31 +581,17 @@ class Supervisor:
                 plugin.last_error = f"{exit_text} after {ran:.1f} s" + (
                     "; last output:\n" + "\n".join(tail) if tail else "; no output"
                 )
-                now = trio.current_time()
-                crashes = plugin._crashes
-                crashes.append(now)
-                while crashes and crashes[0] < now - settings.crash_loop_window:
-                    crashes.popleft()
-                if not plugin.manifest.runtime.auto_restart:
+                decision = policy.on_exit(now, ran)
+                if isinstance(decision, GiveUp):
                     plugin.status = "error"
-                    log.error("plugin %s %s; auto_restart is off", plugin.id, exit_text)
+                    if decision.error is not None:
+                        plugin.last_error = f"{decision.error}; last: {plugin.last_error}"
+                    log.error("plugin %s %s; %s", plugin.id, exit_text, decision.reason)
                     return
-                if len(crashes) >= settings.crash_loop_restarts:
-                    plugin.status = "error"
-                    plugin.last_error = (
-                        f"crash loop: {len(crashes)} unexpected exits within {settings.crash_loop_window:g} s, "
-                        f"not restarting (start it again once fixed); last: {plugin.last_error}"
-                    )
-                    log.error("plugin %s %s; %d exits within %g s: not restarting", plugin.id, exit_text,
-                              len(crashes), settings.crash_loop_window)
-                    return
-                if ran >= settings.healthy_run:
-                    delay = base_delay
                 plugin.status = "starting"
-                log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, delay)
-                if not await self._back_off(plugin, delay):
+                log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, decision.delay)
+                if not await self._back_off(plugin, decision.delay):
                     return
-                delay = min(max(delay * 2, 0.01), settings.restart_max_delay)
                 plugin.restart_count += 1
         finally:
             proc = plugin.process
