@@ -59,6 +59,7 @@ class PluginConnection:
         self.pending: dict[int, asyncio.Future] = {}
         self.ids = itertools.count(1000)
         self.registered = asyncio.get_running_loop().create_future()
+        self.registration: dict = {}  # the plugin's ``register`` params (its capabilities)
 
     def _write(self, obj) -> None:
         body = orjson.dumps(obj)
@@ -74,6 +75,7 @@ class PluginConnection:
                 message = orjson.loads(body)
                 if "method" in message:
                     if message["method"] == "register":
+                        self.registration = message["params"]
                         self._write({"jsonrpc": "2.0", "id": message["id"],
                                      "result": {"success": True, "plugin_id": message["params"]["id"]}})
                         await self.writer.drain()

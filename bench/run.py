@@ -45,14 +45,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         rounds=5, duration=0.8, warmup=0.2,
         fan_layouts=["1", "10", "100x1", "100"], fan_duration=2.0, fan_warmup=0.3,
         hung_plugins=10, hung_deadline=0.5, hung_iterations=6,
-        http_duration=3, http_plugins=10, http_warmup=True, http_parallel=False,
+        http_duration=2, http_rounds=3, http_plugins=10, http_warmup=True, http_parallel=False,
         idle_plugins=1000, ping_interval=1.0, heartbeat_window=5.0,
     ),
     "quick": dict(
         rounds=1, duration=0.05, warmup=0.01,
         fan_layouts=["1", "3", "10x1"], fan_duration=0.1, fan_warmup=0.01,
         hung_plugins=3, hung_deadline=0.2, hung_iterations=2,
-        http_duration=1, http_plugins=3, http_warmup=False, http_parallel=True,
+        http_duration=1, http_rounds=1, http_plugins=3, http_warmup=False, http_parallel=True,
         idle_plugins=50, ping_interval=0.25, heartbeat_window=0.5,
     ),
 }
@@ -62,7 +62,10 @@ TARGETS = {
     "sequential_p50": "sequential p50 ≤ the asyncio reference",
     "fanout_100_p50": "fan-out to 100 plugins p50 ≤ 10 ms",
     "hung_margin": "hung-plugin fan-out within deadline + 50 ms",
-    "http_fanout_32": "HTTP fan-out ≥ 1,500 req/s at 32 connections with p99 ≤ 40 ms",
+    "http_cpu": "host CPU per HTTP fan-out request (10 plugins) ≤ 0.5× the asyncio HTTP reference",
+    "http_p50": "HTTP fan-out p50 at 1 connection ≤ 0.7× the asyncio HTTP reference",
+    "http_throughput": "HTTP fan-out at 32 connections ≥ 1.5× the reference's req/s with p99 ≤ the reference's",
+    "http_healthz": "GET /healthz ≥ 5,000 req/s at 32 connections",
     "idle_rss": "1,000 idle plugins ≤ 100 KiB RSS each",
 }
 
@@ -138,18 +141,23 @@ def run_hung(p: dict[str, Any], log) -> dict[str, Any]:
 
 
 class HostProcess:
-    """``bench.host_server`` in a subprocess, steered line by line."""
+    """A bench server (``bench.host_server`` or ``bench.asyncio_http``) in a subprocess, steered line by line.
 
-    def __init__(self, *args: str) -> None:
+    ``skipped`` is the reason when the server could not run (the reference without its packages).
+    """
+
+    def __init__(self, *args: str, module: str = "bench.host_server") -> None:
+        self.module = module
         self.proc = subprocess.Popen(
-            [PY, "-m", "bench.host_server", *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [PY, "-m", module, *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         self.info = self._read()
+        self.skipped: str | None = self.info.get("skipped")
 
     def _read(self) -> dict[str, Any]:
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"bench.host_server exited ({self.proc.wait()})")
+            raise RuntimeError(f"{self.module} exited ({self.proc.wait()})")
         return json.loads(line)
 
     def ask(self, command: str) -> dict[str, Any]:
@@ -187,51 +195,139 @@ def wrk_row(url: str, connections: int, duration: int, method: str, body: str | 
             "p99_us": r["p99_us"], "max_us": r["max_us"], "errors": errors}
 
 
+HTTP_ROWS = ("fanout c1", "fanout c32", "healthz c1", "healthz c32")
+HTTP_SIDES = ("tgo-host", "reference")
+REFERENCE_NAME = "asyncio reference (FastAPI + pydantic on uvicorn, uvloop, httptools)"
+
+
+def _start_http_side(side: str, p: dict[str, Any], log) -> tuple[HostProcess, list[subprocess.Popen]]:
+    """One HTTP server with its own ``http_plugins`` plugin processes, checked with one fan-out."""
+    server = HostProcess("--http") if side == "tgo-host" else HostProcess(module="bench.asyncio_http")
+    procs: list[subprocess.Popen] = []
+    if server.skipped:
+        return server, procs
+    try:
+        for i in range(p["http_plugins"]):
+            procs.append(spawn_plugin(server.info["socket"], "--id", f"h{i:02d}", "--priority", str(i)))
+        server.ask(f"wait {p['http_plugins']} 30")
+        check = urllib.request.Request(server.info["http"] + "/plugins/visitor-panel/render",
+                                       data=json.dumps(RENDER_PARAMS).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(check, timeout=10) as resp:
+            answer = json.loads(resp.read())
+        if len(answer["panels"]) != p["http_plugins"] or answer.get("errors"):
+            raise RuntimeError(f"{side}: the fan-out route answered unexpectedly: {answer}")
+    except BaseException:
+        server.stop()
+        stop_processes(procs)
+        raise
+    return server, procs
+
+
+def _http_jobs(base: str, duration: int) -> dict[str, tuple[str, int, int, str, str | None]]:
+    body = json.dumps(RENDER_PARAMS)
+    paths = {"fanout": ("/plugins/visitor-panel/render", "POST", body), "healthz": ("/healthz", "GET", None)}
+    jobs = {}
+    for row in HTTP_ROWS:
+        what, c = row.split()
+        path, method, payload = paths[what]
+        jobs[row] = (base + path, int(c[1:]), duration, method, payload)
+    return jobs
+
+
+def _http_median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per row: the median of rounds for every figure (each round's req/s and CPU kept)."""
+    out: dict[str, Any] = {}
+    for row in rounds[0]:
+        series = [rnd[row] for rnd in rounds]
+        m = {k: statistics.median(s[k] for s in series) for k in ("rps", "p50_us", "p90_us", "p99_us", "max_us")}
+        m.update(connections=series[0]["connections"], requests=sum(s["requests"] for s in series),
+                 errors=sum(s["errors"] for s in series), rounds_rps=[s["rps"] for s in series])
+        cpus = [s["host_cpu_us_per_req"] for s in series if s.get("host_cpu_us_per_req") is not None]
+        if cpus:
+            m["host_cpu_us_per_req"] = round(statistics.median(cpus), 1)
+            m["rounds_cpu_us"] = cpus
+        out[row] = m
+    return out
+
+
+def _http_ratios(mine: dict[str, Any], ref: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """tgo-host / reference per row (``rps``: higher is better; ``p50``, ``p99``, ``cpu``: lower is better)."""
+    ratios: dict[str, dict[str, float | None]] = {}
+    for row in mine:
+        a, b = mine[row], ref[row]
+        cpu_a, cpu_b = a.get("host_cpu_us_per_req"), b.get("host_cpu_us_per_req")
+        ratios[row] = {
+            "rps": round(a["rps"] / b["rps"], 3) if b["rps"] else None,
+            "p50": round(a["p50_us"] / b["p50_us"], 3) if b["p50_us"] else None,
+            "p99": round(a["p99_us"] / b["p99_us"], 3) if b["p99_us"] else None,
+            "cpu": round(cpu_a / cpu_b, 3) if cpu_a and cpu_b else None,
+        }
+    return ratios
+
+
 def run_http(p: dict[str, Any], log) -> dict[str, Any]:
+    """tgo-host and the asyncio HTTP reference side by side, each with its own plugin processes.
+
+    Both servers stay up for the whole section (an idle one costs nothing); each
+    row is measured on one side, then the other (the order alternating by
+    round), and the table shows the median of ``http_rounds`` rounds.
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         message = "skipped: wrk not found (Debian: apt-get install -y wrk)"
         log(f"http: {message}")
         return {"skipped": message}
-    log(f"http: {p['http_plugins']} plugins, wrk from a separate process, {p['http_duration']} s per row")
-    host = HostProcess("--http")
-    procs = []
+    log(f"http: tgo-host and the asyncio reference, {p['http_plugins']} plugin processes each, wrk from a separate "
+        f"process, {p['http_rounds']} round(s) of {p['http_duration']} s per row")
+    servers: dict[str, HostProcess] = {}
+    procs: list[subprocess.Popen] = []
+    reference_skipped: str | None = None
     try:
-        for i in range(p["http_plugins"]):
-            procs.append(spawn_plugin(host.info["socket"], "--id", f"h{i:02d}", "--priority", str(i)))
-        host.ask(f"wait {p['http_plugins']} 30")
-        base = host.info["http"]
-        body = json.dumps(RENDER_PARAMS)
-        fan_url = base + "/plugins/visitor-panel/render"
-        check = urllib.request.Request(fan_url, data=body.encode(), headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(check, timeout=10) as resp:
-            answer = json.loads(resp.read())
-        if len(answer["panels"]) != p["http_plugins"] or answer["errors"]:
-            raise RuntimeError(f"fan-out route answered unexpectedly: {answer}")
+        for side in HTTP_SIDES:
+            server, plugins = _start_http_side(side, p, log)
+            procs += plugins
+            if server.skipped:
+                reference_skipped = f"skipped: {server.skipped}"
+                log(f"http: reference {reference_skipped}")
+                server.stop()
+                continue
+            servers[side] = server
+        jobs = {side: _http_jobs(server.info["http"], p["http_duration"]) for side, server in servers.items()}
         if p["http_warmup"]:
-            wrk_row(fan_url, 32, 1, "POST", body)
-        jobs = {
-            f"{name} c{connections}": (url, connections, p["http_duration"], method, payload)
-            for name, url, method, payload in (
-                ("fanout", fan_url, "POST", body),
-                ("healthz", base + "/healthz", "GET", None),
-            )
-            for connections in (1, 32)
-        }
-        if p["http_parallel"]:  # quick mode: all rows at once (the numbers mean nothing there)
-            with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
-                futures = {key: pool.submit(wrk_row, *args) for key, args in jobs.items()}
-                rows = {key: future.result() for key, future in futures.items()}
+            for side in servers:
+                wrk_row(*jobs[side]["fanout c32"][:2], 1, *jobs[side]["fanout c32"][3:])
+        rounds: dict[str, list[dict[str, Any]]] = {side: [] for side in servers}
+        for index in range(p["http_rounds"]):
+            if p["http_parallel"]:  # quick mode: every row of both sides at once (the numbers mean nothing there)
+                with concurrent.futures.ThreadPoolExecutor(len(servers) * len(HTTP_ROWS)) as pool:
+                    futures = {(side, row): pool.submit(wrk_row, *jobs[side][row]) for side in servers for row in HTTP_ROWS}
+                    for side in servers:
+                        rounds[side].append({row: futures[side, row].result() for row in HTTP_ROWS})
+                continue
+            order = list(servers) if index % 2 == 0 else list(reversed(servers))
+            measured: dict[str, dict[str, Any]] = {side: {} for side in servers}
+            for row in HTTP_ROWS:
+                for side in order:
+                    server = servers[side]
+                    before = server.ask("stats")["cpu_s"]
+                    measured[side][row] = wrk_row(*jobs[side][row])
+                    spent = server.ask("stats")["cpu_s"] - before
+                    measured[side][row]["host_cpu_us_per_req"] = round(spent / max(1, measured[side][row]["requests"]) * 1e6, 1)
+            for side in servers:
+                rounds[side].append(measured[side])
+            log(f"http: round {index + 1}/{p['http_rounds']} done")
+        result: dict[str, Any] = {"plugins": p["http_plugins"], "tool": "wrk -t1 (" + wrk + ")",
+                                  "rounds": p["http_rounds"], "rows": _http_median(rounds["tgo-host"]),
+                                  "rounds_raw": {side: rounds[side] for side in servers}}
+        if "reference" in servers:
+            result["reference"] = {"impl": REFERENCE_NAME, "rows": _http_median(rounds["reference"])}
+            result["ratios"] = _http_ratios(result["rows"], result["reference"]["rows"])
         else:
-            rows = {}
-            for key, args in jobs.items():
-                before = host.ask("stats")["cpu_s"]
-                rows[key] = wrk_row(*args)
-                spent = host.ask("stats")["cpu_s"] - before
-                rows[key]["host_cpu_us_per_req"] = round(spent / max(1, rows[key]["requests"]) * 1e6, 1)
-        return {"plugins": p["http_plugins"], "tool": "wrk -t1 (" + wrk + ")", "rows": rows}
+            result["reference"] = {"skipped": reference_skipped or "not run"}
+        return result
     finally:
-        host.stop()
+        for server in servers.values():
+            server.stop()
         stop_processes(procs)
 
 
@@ -314,12 +410,29 @@ def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"(+{h['margin_ms']:.0f} ms)")
     http = result.get("http")
     if http:
-        if "skipped" in http:
-            add("http_fanout_32", None, http["skipped"])
+        ref = http.get("reference", {})
+        if "skipped" in http or "skipped" in ref:
+            reason = http.get("skipped") or f"reference {ref['skipped']}"
+            for key in ("http_cpu", "http_p50", "http_throughput"):
+                add(key, None, reason)
         else:
-            row = http["rows"]["fanout c32"]
-            add("http_fanout_32", row["rps"] >= 1500 and row["p99_us"] <= 40_000,
-                f"{row['rps']:,.0f} req/s, p99 {row['p99_us'] / 1000:.1f} ms")
+            mine, theirs, ratio = http["rows"], ref["rows"], http["ratios"]
+            for row in ("fanout c1", "fanout c32"):
+                r = ratio[row]["cpu"]
+                add("http_cpu", None if r is None else r <= 0.5,
+                    f"{row.split()[1][1:]} conn: " + ("not measured (rows ran in parallel)" if r is None else
+                    f"{r:.2f}× ({fmt_us(mine[row]['host_cpu_us_per_req'])} vs {fmt_us(theirs[row]['host_cpu_us_per_req'])})"))
+            r = ratio["fanout c1"]["p50"]
+            add("http_p50", r <= 0.7, f"{r:.2f}× ({fmt_us(mine['fanout c1']['p50_us'])} vs {fmt_us(theirs['fanout c1']['p50_us'])})")
+            a, b = mine["fanout c32"], theirs["fanout c32"]
+            add("http_throughput", ratio["fanout c32"]["rps"] >= 1.5 and a["p99_us"] <= b["p99_us"],
+                f"{ratio['fanout c32']['rps']:.2f}× ({a['rps']:,.0f} vs {b['rps']:,.0f} req/s); "
+                f"p99 {fmt_us(a['p99_us'])} vs {fmt_us(b['p99_us'])}")
+        if "skipped" in http:
+            add("http_healthz", None, http["skipped"])
+        else:
+            row = http["rows"]["healthz c32"]
+            add("http_healthz", row["rps"] >= 5000, f"{row['rps']:,.0f} req/s (p99 {fmt_us(row['p99_us'])})")
     s = result.get("scale")
     if s:
         add("idle_rss", s["rss_per_plugin_kib"] <= 100, f"{s['rss_per_plugin_kib']:.1f} KiB per plugin ({s['plugins']} plugins)")
@@ -368,12 +481,25 @@ def build_table(result: dict[str, Any]) -> str:
         if "skipped" in http:
             rows.append(("http", http["skipped"], "", "", "", "", "", ""))
         else:
-            for name, s in http["rows"].items():
+            ref = http.get("reference", {})
+            for name in HTTP_ROWS:
                 what, c = name.split()
                 label = f"POST fan-out ({http['plugins']} plugins)" if what == "fanout" else "GET /healthz"
-                cpu = s.get("host_cpu_us_per_req")
-                rows.append(("http", f"{label}, {c[1:]} conn", f"{s['rps']:,.0f}", fmt_us(s["p50_us"]), fmt_us(s["p99_us"]),
-                             fmt_us(cpu) if cpu is not None else "", f"errors {s['errors']}", ""))
+                sides = [("tgo-host", http["rows"][name])]
+                if "rows" in ref:
+                    sides.append(("asyncio ref", ref["rows"][name]))
+                for side, s in sides:
+                    cpu = s.get("host_cpu_us_per_req")
+                    note = f"errors {s['errors']}"
+                    if side == "tgo-host" and "ratios" in http:
+                        r = http["ratios"][name]
+                        note = (f"thr {r['rps']:.2f}× p50 {r['p50']:.2f}× p99 {r['p99']:.2f}×"
+                                + (f" cpu {r['cpu']:.2f}×" if r["cpu"] is not None else "")
+                                + (f"; errors {s['errors']}" if s["errors"] else ""))
+                    rows.append(("http", f"{side} {label}, {c[1:]} conn", f"{s['rps']:,.0f}", fmt_us(s["p50_us"]),
+                                 fmt_us(s["p99_us"]), fmt_us(cpu) if cpu is not None else "", note, ""))
+            if "skipped" in ref:
+                rows.append(("http", f"asyncio reference {ref['skipped']}", "", "", "", "", "", ""))
     s = result.get("scale")
     if s:
         rows.append(("scale", f"{s['plugins']} idle plugins: connect + register all", "", f"{s['register_all_s']:.2f} s",
@@ -396,6 +522,56 @@ def build_table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + ("\n\nTargets:\n" + "\n".join(verdict_lines) if verdict_lines else "")
 
 
+def draw_http(http: dict[str, Any] | None, ax_rps, ax_latency, ax_cpu) -> None:
+    """The HTTP section: tgo-host next to the asyncio reference, per row (req/s, p50/p99, host CPU per request)."""
+    if not http or "rows" not in http:
+        for ax in (ax_rps, ax_latency, ax_cpu):
+            ax.text(0.5, 0.5, (http or {}).get("skipped", "HTTP not run"), ha="center", va="center")
+            ax.set_axis_off()
+        return
+    sides = [("tgo-host", http["rows"], "tab:blue")]
+    if "rows" in http.get("reference", {}):
+        sides.append(("asyncio reference (FastAPI, uvicorn)", http["reference"]["rows"], "tab:orange"))
+    names = list(http["rows"])
+    width = 0.8 / len(sides)
+    ratios = http.get("ratios", {})
+
+    def bars(ax, key, scale, fmt):
+        for i, (label, rows, color) in enumerate(sides):
+            xs = [j + (i - (len(sides) - 1) / 2) * width for j in range(len(names))]
+            values = [(rows[n].get(key) or 0) / scale for n in names]
+            ax.bar(xs, values, width, label=label, color=color)
+            for x, v in zip(xs, values):
+                if v:
+                    ax.annotate(fmt(v), (x, v), ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(names)), [n.replace("fanout", "fan-out").replace(" c", ", ") + " conn" for n in names])
+        if any(rows[n].get(key) for _, rows, _ in sides for n in names):
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
+
+    bars(ax_rps, "rps", 1, lambda v: f"{v:,.0f}")
+    ax_rps.axhline(5000, color="red", linestyle=":", label="target: /healthz 5,000 req/s at 32 conn")
+    ax_rps.set_ylabel("requests/s (wrk, log)")
+    ax_rps.set_title(f"HTTP throughput (fan-out: {http['plugins']} plugins)" + (f" — fan-out at 32 conn: {ratios['fanout c32']['rps']:.2f}× the reference"
+                                          if ratios else ""), fontsize=10)
+    ax_rps.legend(fontsize=8)
+    bars(ax_latency, "p50_us", 1000, lambda v: f"{v:.2f}")
+    for i, (label, rows, color) in enumerate(sides):
+        xs = [j + (i - (len(sides) - 1) / 2) * width for j in range(len(names))]
+        ax_latency.scatter(xs, [rows[n]["p99_us"] / 1000 for n in names], marker="_", s=300, color="black",
+                           label="p99" if i == 0 else None, zorder=3)
+    ax_latency.set_ylabel("p50 bars, p99 ticks (ms, log)")
+    ax_latency.set_title("HTTP latency" + (f" — fan-out p50 at 1 conn: {ratios['fanout c1']['p50']:.2f}× the reference"
+                                          if ratios else ""), fontsize=10)
+    ax_latency.legend(fontsize=8)
+    bars(ax_cpu, "host_cpu_us_per_req", 1, lambda v: f"{v:,.0f}")
+    cpu = ratios.get("fanout c32", {}).get("cpu") if ratios else None
+    ax_cpu.set_ylabel("server process CPU per request (µs, log)")
+    ax_cpu.set_title("HTTP host CPU per request" + (f" — fan-out at 32 conn: {cpu:.2f}× the reference" if cpu else ""),
+                     fontsize=10)
+    ax_cpu.legend(fontsize=8)
+
+
 def draw_chart(result: dict[str, Any], path: Path) -> str | None:
     try:
         import matplotlib
@@ -404,7 +580,7 @@ def draw_chart(result: dict[str, Any], path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib not installed: no chart (pip install matplotlib)"
-    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
+    fig, axes = plt.subplots(3, 2, figsize=(14, 15))
     colors = {"tgo-host render": "tab:blue", "asyncio render": "tab:orange", "tgo-host call": "tab:cyan",
               "asyncio call": "gold", "floor": "tab:gray"}
     d = result.get("dispatch")
@@ -449,24 +625,7 @@ def draw_chart(result: dict[str, Any], path: Path) -> str | None:
             title += f"; 1 of {h['plugins']} hung: {h['max_ms']:.0f} ms worst (deadline {h['deadline_s'] * 1000:.0f})"
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    http = result.get("http")
-    ax = axes[1][1]
-    if http and "rows" in http:
-        names = list(http["rows"])
-        ax.bar(range(len(names)), [http["rows"][n]["rps"] for n in names], color=["tab:blue", "tab:blue", "tab:green", "tab:green"])
-        ax.set_xticks(range(len(names)), names)
-        for i, n in enumerate(names):
-            row = http["rows"][n]
-            ax.annotate(f"p50 {fmt_us(row['p50_us'])}\np99 {fmt_us(row['p99_us'])}", (i, row["rps"]),
-                        ha="center", va="bottom", fontsize=8)
-        ax.axhline(1500, color="red", linestyle=":", label="target 1,500 req/s (fan-out, 32 conn)")
-        ax.set_ylabel("requests/s (wrk)")
-        ax.set_title(f"HTTP API: fan-out route ({http['plugins']} plugins) vs /healthz, wrk in its own process")
-        ax.legend(fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    else:
-        ax.text(0.5, 0.5, (http or {}).get("skipped", "HTTP not run"), ha="center", va="center")
-        ax.set_axis_off()
+    draw_http(result.get("http"), axes[1][1], axes[2][0], axes[2][1])
     m = result["machine"]
     fig.suptitle(f"tgo-host bench — {m['cpu_model']} × {m['nproc']}, Python {m['python']}, {result['mode']} mode", fontsize=12)
     fig.tight_layout()

@@ -52,13 +52,24 @@ def test_quick_bench_writes_every_section(tmp_path):
     else:
         assert set(http["rows"]) == {"fanout c1", "fanout c32", "healthz c1", "healthz c32"}
         assert all(row["requests"] > 0 and row["errors"] == 0 for row in http["rows"].values())
+        # the asyncio HTTP reference (FastAPI on uvicorn) runs beside it when bench/requirements.lock is installed
+        reference = http["reference"]
+        if "skipped" in reference:
+            assert "not installed" in reference["skipped"]
+            assert not os.environ.get("CI"), "the asyncio HTTP reference was skipped under CI (make bench-deps installs it)"
+        else:
+            assert set(reference["rows"]) == set(http["rows"])
+            assert all(row["requests"] > 0 and row["errors"] == 0 for row in reference["rows"].values())
+            assert set(http["ratios"]) == set(http["rows"])
+            assert "asyncio ref POST fan-out" in result["table"]
 
     scale = result["scale"]
     assert scale["registered"] == scale["plugins"] == 50
     assert scale["rss_per_plugin_kib"] > 0 and scale["heartbeat_cpu_s_per_s"] >= 0
 
     assert {t["target"] for t in result["targets"]} == {
-        "dispatch_64", "sequential_p50", "fanout_100_p50", "hung_margin", "http_fanout_32", "idle_rss"}
+        "dispatch_64", "sequential_p50", "fanout_100_p50", "hung_margin", "http_cpu", "http_p50", "http_throughput",
+        "http_healthz", "idle_rss"}
     assert "| dispatch |" in result["table"] and "Targets:" in proc.stdout
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "latest.png").stat().st_size > 10_000
