@@ -31,7 +31,8 @@ import trio
 import yaml
 
 from ..plugins.manifest import ManifestError, load_manifest
-from ..plugins.supervisor import ManagedPlugin, SupervisorError, UnknownPlugin
+from ..plugins.managed import ManagedPlugin
+from ..plugins.supervisor_errors import SupervisorError, UnknownPlugin
 from ..settings import Settings
 from .build import BuildError, build, run_step
 from .models import ConfigError, PluginConfig, PluginInstallRequest, as_json, complete

@@ -42,8 +42,6 @@ import logging
 import os
 import shutil
 import signal
-from collections import deque
-from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -52,10 +50,15 @@ import trio
 from ..settings import Settings
 from .confinement import allowed_local_source, confine
 from .launch import LaunchedProcess, launch
+from .managed import ManagedPlugin, PluginStatus, StatusSnapshot, now_iso
 from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
 from .restart_policy import GiveUp, RestartPolicy
 from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
 from .stale import PluginRecords, state_file_for, stop_stale_plugins
+from .supervisor_errors import InstallError as InstallError
+from .supervisor_errors import InstallSourceError as InstallSourceError
+from .supervisor_errors import SupervisorError as SupervisorError
+from .supervisor_errors import UnknownPlugin as UnknownPlugin
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -63,7 +66,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tgo_host.supervisor")
 
-STATUSES = ("stopped", "starting", "running", "error")
 TERM_WAIT = 2.0  # seconds between SIGTERM and SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
 OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
@@ -72,90 +74,6 @@ MAX_LINE = 8192  # longer output lines are split
 # A spawn failing with one of these is a shortage that passes (fds, processes, memory): retried
 # with the normal back-off, never a reason for status "error".
 TRANSIENT_SPAWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
-
-
-class SupervisorError(Exception):
-    """An operation on launched plugins that cannot be done (the message says why)."""
-
-
-class UnknownPlugin(SupervisorError, LookupError):
-    """No launched plugin has this id."""
-
-    def __init__(self, plugin_id: str) -> None:
-        super().__init__(f"unknown plugin {plugin_id!r}: not a plugin the host launches")
-        self.plugin_id = plugin_id
-
-    def __str__(self) -> str:  # LookupError would quote the message
-        return self.args[0]
-
-
-class InstallError(SupervisorError):
-    """A directory could not be installed (or a plugin uninstalled)."""
-
-
-class InstallSourceError(InstallError):
-    """The directory to install does not exist, or holds no plugin manifest (the caller's mistake)."""
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-class ManagedPlugin:
-    """One launched plugin: its manifest, its current process and what happened to it.
-
-    Public, read-only for callers: ``id``, ``manifest``, ``status`` (one of
-    :data:`STATUSES`), ``pid`` (None unless a process is running),
-    ``restart_count``, ``last_error``, ``registered`` (a session from this
-    process has registered), ``session`` / ``session_plugin_id`` (that
-    session and the id it registered under), ``started_at`` (ISO 8601),
-    ``installed_at``, ``updated_at``, ``managed`` (installed into
-    ``managed_plugins_dir``) and ``logs`` (the last output lines).
-    """
-
-    def __init__(self, manifest: Manifest, log_lines: int, *, managed: bool = False, installed_at: str | None = None) -> None:
-        self.manifest = manifest
-        self.id = manifest.id
-        self.managed = managed
-        self.status = "stopped"
-        self.pid: int | None = None
-        self.restart_count = 0
-        self.last_error: str | None = None
-        self.registered = False
-        self.session: PluginSession | None = None
-        self.session_plugin_id: str | None = None
-        self.started_at: str | None = None
-        self.installed_at = installed_at or manifest.modified_at()
-        self.updated_at = manifest.modified_at()
-        self.logs: deque[str] = deque(maxlen=log_lines)
-        self.process: LaunchedProcess | None = None
-        self.autostart = True  # launched when the supervisor starts (a plugin stopped on purpose is not)
-        # supervision state
-        self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
-        self._task_done: trio.Event | None = None  # None: never supervised; set: no task
-        self._wake = trio.Event()  # cuts a back-off short (stop, start)
-        self._stop_requested = False
-        self._policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
-        self._run_lines = 0  # output lines of the current run
-        self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
-
-    @property
-    def supervised(self) -> bool:
-        """A supervision task is alive (the process runs, is starting or is backing off)."""
-        return self._task_done is not None and not self._task_done.is_set()
-
-    def status_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "pid": self.pid,
-            "restart_count": self.restart_count,
-            "last_error": self.last_error,
-            "registered": self.registered,
-        }
-
-    def __repr__(self) -> str:
-        return f"<ManagedPlugin {self.id} {self.status} pid={self.pid}>"
 
 
 class Supervisor:
@@ -220,9 +138,9 @@ class Supervisor:
     def __contains__(self, plugin_id: object) -> bool:
         return plugin_id in self._plugins
 
-    def status(self, plugin_id: str) -> dict[str, Any]:
+    def status(self, plugin_id: str) -> StatusSnapshot:
         """``{id, status, pid, restart_count, last_error, registered}``; raises :class:`UnknownPlugin`."""
-        return self.get(plugin_id).status_dict()
+        return self.get(plugin_id).snapshot()
 
     def total_restarts(self) -> int:
         """Restarts of launched plugins since the host started (crash restarts and API restarts)."""
@@ -368,7 +286,7 @@ class Supervisor:
             except ManifestError:
                 await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
                 raise
-            plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=_now_iso())
+            plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=now_iso())
             self._plugins[plugin_id] = plugin
         finally:
             self._installing.discard(plugin_id)
@@ -392,7 +310,7 @@ class Supervisor:
         if not self._is_managed(manifest):
             raise InstallError(f"cannot adopt {manifest.directory}: not in managed_plugins_dir")
         confine(manifest)  # ManifestNotAllowed: installed plugins keep to their directory
-        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=installed_at or _now_iso())
+        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=installed_at or now_iso())
         plugin.logs.extend(log_lines)
         self._plugins[manifest.id] = plugin
         await self.start(manifest.id)
@@ -408,7 +326,7 @@ class Supervisor:
         if self._is_managed(manifest):
             confine(manifest)
         plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=self._is_managed(manifest),
-                               installed_at=installed_at or _now_iso())
+                               installed_at=installed_at or now_iso())
         self._plugins[manifest.id] = plugin
         return plugin
 
@@ -420,7 +338,7 @@ class Supervisor:
         if plugin.managed:
             confine(manifest)  # ManifestNotAllowed
         plugin.manifest = manifest
-        plugin.updated_at = _now_iso()
+        plugin.updated_at = now_iso()
         return plugin
 
     def discard(self, plugin_id: str) -> None:
@@ -496,7 +414,7 @@ class Supervisor:
         plugin._wake.set()
         done = plugin._task_done
         if done is None or done.is_set():
-            plugin.status = "stopped"
+            plugin.set_status(PluginStatus.STOPPED)
             return
         deadline = trio.current_time() + grace
         session = plugin.session
@@ -521,7 +439,7 @@ class Supervisor:
         if not done.is_set():
             log.error("plugin %s could not be stopped (pid %s)", plugin.id, plugin.pid)
             return
-        plugin.status = "stopped"
+        plugin.set_status(PluginStatus.STOPPED)
 
     # -- internals: one plugin's life ----------------------------------------------
 
@@ -536,7 +454,7 @@ class Supervisor:
             await self._supervise_loop(plugin, started)
         except Exception as exc:
             log.exception("supervision of plugin %s failed", plugin.id)
-            plugin.status = "error"
+            plugin.set_status(PluginStatus.ERROR)
             plugin.last_error = f"internal error in the supervisor: {exc!r}"
         started()  # not on cancellation: then `nursery.start` raises Cancelled itself
 
@@ -558,7 +476,7 @@ class Supervisor:
                         return self._cannot_start(plugin, exc)
                     started()
                     retry = policy.on_spawn_shortage()
-                    plugin.status = "starting"
+                    plugin.set_status(PluginStatus.STARTING)
                     plugin.last_error = f"cannot start yet: {exc}; retrying in {retry.delay:g} s"
                     log.warning("plugin %s: %s", plugin.id, plugin.last_error)
                     if not await self._back_off(plugin, retry.delay):
@@ -573,22 +491,22 @@ class Supervisor:
                 ran = now - began
                 exit_text = describe_exit(returncode)
                 if self._exit_was_intended(plugin):
-                    plugin.status = "stopped"
+                    plugin.set_status(PluginStatus.STOPPED)
                     log.info("plugin %s stopped (%s)", plugin.id, exit_text)
                     return
                 # an unexpected exit
-                tail = list(plugin.logs)[-min(plugin._run_lines, ERROR_TAIL):] if plugin._run_lines else []
+                tail = plugin.run_output_tail(ERROR_TAIL)
                 plugin.last_error = f"{exit_text} after {ran:.1f} s" + (
                     "; last output:\n" + "\n".join(tail) if tail else "; no output"
                 )
                 decision = policy.on_exit(now, ran)
                 if isinstance(decision, GiveUp):
-                    plugin.status = "error"
+                    plugin.set_status(PluginStatus.ERROR)
                     if decision.error is not None:
                         plugin.last_error = f"{decision.error}; last: {plugin.last_error}"
                     log.error("plugin %s %s; %s", plugin.id, exit_text, decision.reason)
                     return
-                plugin.status = "starting"
+                plugin.set_status(PluginStatus.STARTING)
                 log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, decision.delay)
                 if not await self._back_off(plugin, decision.delay):
                     return
@@ -600,13 +518,13 @@ class Supervisor:
             plugin.pid = None
             plugin.registered = False
             plugin.session = None
-            if plugin.status in ("starting", "running"):  # cancelled (host hard stop)
-                plugin.status = "stopped"
+            if plugin.status in (PluginStatus.STARTING, PluginStatus.RUNNING):  # cancelled (host hard stop)
+                plugin.set_status(PluginStatus.STOPPED)
             done.set()
 
     @staticmethod
     def _cannot_start(plugin: ManagedPlugin, exc: Exception) -> None:
-        plugin.status = "error"
+        plugin.set_status(PluginStatus.ERROR)
         plugin.last_error = f"cannot start: {exc}"
         log.error("plugin %s: %s", plugin.id, plugin.last_error)
 
@@ -617,7 +535,7 @@ class Supervisor:
             with trio.move_on_after(delay):
                 await plugin._wake.wait()
         if plugin._stop_requested or self._stopping_all:
-            plugin.status = "stopped"
+            plugin.set_status(PluginStatus.STOPPED)
             return False
         return True
 
@@ -636,7 +554,7 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")  # output lines as they are written
         env["TGO_SOCKET_PATH"] = os.path.abspath(self.settings.socket_path)  # plugins run in their own cwd
         env.update(extra_env)
-        plugin.status = "starting"
+        plugin.set_status(PluginStatus.STARTING)
         plugin.registered = False
         plugin.session = None
         plugin._run_session = None
@@ -645,7 +563,7 @@ class Supervisor:
         plugin.process = proc
         plugin.pid = proc.pid
         self._records.add(plugin.id, proc.pid)
-        plugin.started_at = _now_iso()
+        plugin.started_at = now_iso()
         log.info("started plugin %s pid %d: %s (cwd %s)", plugin.id, proc.pid, " ".join(argv), cwd)
         return proc
 
@@ -683,8 +601,8 @@ class Supervisor:
     async def _watch_registration(self, plugin: ManagedPlugin, proc: LaunchedProcess, scope: trio.CancelScope) -> None:
         with scope:
             await trio.sleep(self.settings.register_timeout)
-            if plugin.process is proc and plugin.status == "starting":
-                plugin.status = "running"
+            if plugin.process is proc and plugin.status is PluginStatus.STARTING:
+                plugin.set_status(PluginStatus.RUNNING)
                 log.warning("plugin %s (pid %d) has not registered within %g s", plugin.id, proc.pid,
                             self.settings.register_timeout)
 
@@ -712,8 +630,7 @@ class Supervisor:
     @staticmethod
     def _output_line(plugin: ManagedPlugin, logger: logging.Logger, raw: bytes) -> None:
         line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        plugin.logs.append(line)
-        plugin._run_lines += 1
+        plugin.output_line(line)
         logger.info("[%s] %s", plugin.id, line)
 
     # -- internals: registration matching --------------------------------------------
@@ -736,8 +653,8 @@ class Supervisor:
                 plugin.session = session
                 plugin._run_session = session
                 plugin.session_plugin_id = session.plugin_id
-                if plugin.status == "starting":
-                    plugin.status = "running"
+                if plugin.status is PluginStatus.STARTING:
+                    plugin.set_status(PluginStatus.RUNNING)
                 log.info("launched plugin %s (pid %d) registered as %s", plugin.id, proc.pid, session.plugin_id)
                 return
 

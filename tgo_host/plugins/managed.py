@@ -1,0 +1,137 @@
+"""One launched plugin's state: :class:`ManagedPlugin` and its :class:`PluginStatus`.
+
+The supervisor (:mod:`.supervisor`) changes this state; the HTTP API and the
+marketplace read it. The status changes only through
+:meth:`ManagedPlugin.set_status`, which logs each transition::
+
+    stopped ──start──▶ starting ──registered (or register_timeout)──▶ running
+       ▲                  │  ▲                                          │
+       │                  │  └────────── unexpected exit, back-off ◀────┤
+       └──── stop ◀───────┴──────────────────────────────────────────────┤
+                          └── cannot start, auto_restart off, crash loop ─▶ error
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, TypedDict
+
+import trio
+
+from .launch import LaunchedProcess
+from .manifest import Manifest
+from .restart_policy import RestartPolicy
+
+if TYPE_CHECKING:
+    from .session import PluginSession
+
+log = logging.getLogger("tgo_host.supervisor")
+
+
+class PluginStatus(enum.StrEnum):
+    """A launched plugin's status; its value is what the HTTP API shows (``"running"``…)."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"  # spawned (or backing off before a respawn), not registered yet
+    RUNNING = "running"  # registered, or still silent after register_timeout
+    ERROR = "error"  # not restarted until someone starts it; last_error says why
+
+
+class StatusSnapshot(TypedDict):
+    """A plugin's status at one moment (:meth:`ManagedPlugin.snapshot`)."""
+
+    id: str
+    status: PluginStatus
+    pid: int | None
+    restart_count: int
+    last_error: str | None
+    registered: bool
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+class ManagedPlugin:
+    """One launched plugin: its manifest, its current process and what happened to it.
+
+    Public, read-only for callers: ``id``, ``manifest``, ``status`` (a
+    :class:`PluginStatus`), ``pid`` (None unless a process is running),
+    ``restart_count``, ``last_error``, ``registered`` (a session from this
+    process has registered), ``session`` / ``session_plugin_id`` (that
+    session and the id it registered under), ``started_at`` (ISO 8601),
+    ``installed_at``, ``updated_at``, ``managed`` (installed into
+    ``managed_plugins_dir``) and ``logs`` (the last output lines).
+    The attributes starting with ``_`` are the supervisor's.
+    """
+
+    def __init__(self, manifest: Manifest, log_lines: int, *, managed: bool = False, installed_at: str | None = None) -> None:
+        self.manifest = manifest
+        self.id = manifest.id
+        self.managed = managed
+        self._status = PluginStatus.STOPPED
+        self.pid: int | None = None
+        self.restart_count = 0
+        self.last_error: str | None = None
+        self.registered = False
+        self.session: PluginSession | None = None
+        self.session_plugin_id: str | None = None
+        self.started_at: str | None = None
+        self.installed_at = installed_at or manifest.modified_at()
+        self.updated_at = manifest.modified_at()
+        self.logs: deque[str] = deque(maxlen=log_lines)
+        self.process: LaunchedProcess | None = None
+        self.autostart = True  # launched when the supervisor starts (a plugin stopped on purpose is not)
+        # supervision state (the supervisor's)
+        self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
+        self._task_done: trio.Event | None = None  # None: never supervised; set: no task
+        self._wake = trio.Event()  # cuts a back-off short (stop, start)
+        self._stop_requested = False
+        self._policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
+        self._run_lines = 0  # output lines of the current run
+        self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
+
+    @property
+    def status(self) -> PluginStatus:
+        """The current status; changed only by :meth:`set_status`."""
+        return self._status
+
+    def set_status(self, status: PluginStatus) -> None:
+        """Move to ``status`` (logged at debug level when it changes)."""
+        if status is not self._status:
+            log.debug("plugin %s: %s → %s", self.id, self._status.value, status.value)
+            self._status = status
+
+    @property
+    def supervised(self) -> bool:
+        """A supervision task is alive (the process runs, is starting or is backing off)."""
+        return self._task_done is not None and not self._task_done.is_set()
+
+    def snapshot(self) -> StatusSnapshot:
+        """``{id, status, pid, restart_count, last_error, registered}`` as of now."""
+        return {
+            "id": self.id,
+            "status": self._status,
+            "pid": self.pid,
+            "restart_count": self.restart_count,
+            "last_error": self.last_error,
+            "registered": self.registered,
+        }
+
+    def output_line(self, line: str) -> None:
+        """One line of the current run's output (kept in :attr:`logs`)."""
+        self.logs.append(line)
+        self._run_lines += 1
+
+    def run_output_tail(self, limit: int) -> list[str]:
+        """The last ``limit`` output lines of the current run (fewer if it wrote fewer)."""
+        if not self._run_lines or limit <= 0:
+            return []
+        return list(self.logs)[-min(self._run_lines, limit):]
+
+    def __repr__(self) -> str:
+        return f"<ManagedPlugin {self.id} {self._status.value} pid={self.pid}>"
