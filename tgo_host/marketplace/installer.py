@@ -31,6 +31,7 @@ import trio
 import yaml
 
 from ..plugins.manifest import ManifestError, load_manifest
+from ..plugins.installing import remove_plugin_files
 from ..plugins.managed import ManagedPlugin
 from ..plugins.supervisor_errors import SupervisorError, UnknownPlugin
 from ..settings import Settings
@@ -123,7 +124,7 @@ class Marketplace:
                 log.warning("removing the unfinished install of %s (%s)", record.plugin_id, record.install_path)
                 if record.plugin_id in supervisor:
                     supervisor.discard(record.plugin_id)
-                await trio.to_thread.run_sync(partial(shutil.rmtree, record.install_path, ignore_errors=True))
+                await remove_plugin_files(record.install_path)
                 await self.store.delete(record.plugin_id)
                 continue
             self.records[record.plugin_id] = record
@@ -215,13 +216,13 @@ class Marketplace:
                         except SupervisorError:
                             log.exception("cleaning up the failed install of %s", plugin_id)
                     if moved:
-                        await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
+                        await remove_plugin_files(target)
                     if record is not None:
                         try:
                             await self.store.delete(plugin_id)
                         except StoreError:
                             log.exception("cleaning up the failed install of %s", plugin_id)
-                await trio.to_thread.run_sync(partial(shutil.rmtree, staging, ignore_errors=True))
+                await remove_plugin_files(staging)
                 self._busy.discard(plugin_id)
 
     # -- updates ---------------------------------------------------------------------
@@ -342,8 +343,8 @@ class Marketplace:
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
                 if done:
-                    await trio.to_thread.run_sync(partial(shutil.rmtree, aside, ignore_errors=True))
-                await trio.to_thread.run_sync(partial(shutil.rmtree, staging, ignore_errors=True))
+                    await remove_plugin_files(aside)
+                await remove_plugin_files(staging)
 
     async def _roll_back(self, plugin: ManagedPlugin, old_manifest: Any, live: str, aside: str, swapped: bool) -> str:
         """Put the old version back and start it; returns what happened, for the error message."""
@@ -351,7 +352,7 @@ class Marketplace:
         try:
             await supervisor.stop(plugin.id, grace=1.0)
             if swapped:
-                await trio.to_thread.run_sync(partial(shutil.rmtree, live, ignore_errors=True))
+                await remove_plugin_files(live)
                 await trio.to_thread.run_sync(os.rename, aside, live)
             supervisor.replace_manifest(plugin.id, old_manifest)
             await supervisor.start(plugin.id)

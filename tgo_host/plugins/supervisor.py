@@ -40,20 +40,19 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import signal
-from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
 from ..settings import Settings
-from .confinement import allowed_local_source, confine
+from .confinement import confine
 from .launch import LaunchedProcess, launch
+from .installing import check_source, copy_plugin, is_managed, launchable, managed_root, remove_plugin_files
 from .managed import ManagedPlugin, PluginStatus, StatusSnapshot, now_iso
-from .manifest import Manifest, ManifestError, discover, load_manifest, manifest_file
-from .restart_policy import GiveUp, RestartPolicy
+from .manifest import Manifest, ManifestError
 from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
+from .restart_policy import GiveUp, RestartPolicy
 from .stale import PluginRecords, state_file_for, stop_stale_plugins
 from .supervisor_errors import InstallError as InstallError
 from .supervisor_errors import InstallSourceError as InstallSourceError
@@ -94,27 +93,10 @@ class Supervisor:
     def __init__(self, settings: Settings, registry: "Registry", manifests: list[Manifest] | None = None) -> None:
         self.settings = settings
         self.registry = registry
-        self.manifest_errors: list[ManifestError] = []
-        if manifests is None:
-            dirs = [os.path.abspath(d) for d in settings.plugin_dirs]
-            managed = self._managed_root()
-            if managed is not None and os.path.isdir(managed) and managed not in dirs:
-                dirs.append(managed)
-            manifests, self.manifest_errors = discover(dirs)
-        self._plugins: dict[str, ManagedPlugin] = {}
-        for manifest in manifests:
-            if self._is_managed(manifest):
-                try:
-                    confine(manifest)
-                except ManifestError as exc:
-                    self.manifest_errors.append(exc)
-                    continue
-            if manifest.id in self._plugins:
-                self.manifest_errors.append(
-                    ManifestError(manifest.file, "id", f"duplicate plugin id {manifest.id!r}")
-                )
-                continue
-            self._plugins[manifest.id] = ManagedPlugin(manifest, settings.log_lines, managed=self._is_managed(manifest))
+        accepted, self.manifest_errors = launchable(settings, manifests)
+        self._plugins = {
+            m.id: ManagedPlugin(m, settings.log_lines, managed=is_managed(settings, m)) for m in accepted
+        }
         self._nursery: trio.Nursery | None = None
         self._stopping_all = False
         self._installing: set[str] = set()
@@ -253,44 +235,23 @@ class Supervisor:
         when ``managed_plugins_dir`` is unset, the id is already known, or the
         copy fails; :class:`SupervisorError` when the supervisor is not running.
         """
-        root = self._managed_root()
+        root = managed_root(self.settings)
         if root is None:
             raise InstallError("cannot install: managed_plugins_dir is not set (config file or TGO_MANAGED_PLUGINS_DIR)")
         self._check_running()
-        if not path or "\0" in path:
-            raise InstallSourceError(f"cannot install {path!r}: not a directory path")
-        source = allowed_local_source(path, self.settings.install_sources)  # SourceNotAllowed
-        if not os.path.isdir(source):
-            raise InstallSourceError(f"cannot install {source}: not a directory")
-        if manifest_file(source) is None:
-            raise InstallSourceError(f"cannot install {source}: no plugin.yml in it")
-        manifest = load_manifest(source)
-        confine(manifest)  # ManifestNotAllowed before anything is copied
+        source, manifest = check_source(path, self.settings.install_sources)
         plugin_id = manifest.id
         if plugin_id in self._plugins or plugin_id in self._installing:
             where = self._plugins[plugin_id].manifest.directory if plugin_id in self._plugins else "an install in progress"
             raise InstallError(f"plugin {plugin_id!r} is already installed ({where}); uninstall it first")
-        target = os.path.join(root, plugin_id)
-        if os.path.lexists(target):
-            raise InstallError(f"cannot install {plugin_id!r}: {target} already exists")
         self._installing.add(plugin_id)
         try:
-            try:
-                await trio.to_thread.run_sync(partial(_copy_plugin, source, target, root))
-            except OSError as exc:
-                await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
-                raise InstallError(f"cannot install {plugin_id!r}: copying {source} to {target} failed: {exc}") from None
-            try:
-                manifest = load_manifest(target)
-                confine(manifest)
-            except ManifestError:
-                await trio.to_thread.run_sync(partial(shutil.rmtree, target, ignore_errors=True))
-                raise
+            manifest = await copy_plugin(source, root, plugin_id)
             plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=now_iso())
             self._plugins[plugin_id] = plugin
         finally:
             self._installing.discard(plugin_id)
-        log.info("installed plugin %s from %s into %s", plugin_id, source, target)
+        log.info("installed plugin %s from %s into %s", plugin_id, source, manifest.directory)
         await self.start(plugin_id)
         return plugin
 
@@ -307,7 +268,7 @@ class Supervisor:
         self._check_running()
         if manifest.id in self._plugins:
             raise InstallError(f"plugin {manifest.id!r} is already installed; uninstall it first")
-        if not self._is_managed(manifest):
+        if not is_managed(self.settings, manifest):
             raise InstallError(f"cannot adopt {manifest.directory}: not in managed_plugins_dir")
         confine(manifest)  # ManifestNotAllowed: installed plugins keep to their directory
         plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=True, installed_at=installed_at or now_iso())
@@ -323,9 +284,9 @@ class Supervisor:
         """
         if manifest.id in self._plugins:
             raise InstallError(f"plugin {manifest.id!r} is already known")
-        if self._is_managed(manifest):
+        if is_managed(self.settings, manifest):
             confine(manifest)
-        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=self._is_managed(manifest),
+        plugin = ManagedPlugin(manifest, self.settings.log_lines, managed=is_managed(self.settings, manifest),
                                installed_at=installed_at or now_iso())
         self._plugins[manifest.id] = plugin
         return plugin
@@ -364,21 +325,13 @@ class Supervisor:
             await self._stop(plugin, self._grace(grace), send_shutdown=True)
             if self._plugins.get(plugin_id) is plugin:
                 del self._plugins[plugin_id]
-        await trio.to_thread.run_sync(partial(shutil.rmtree, plugin.manifest.directory, ignore_errors=True))
+        await remove_plugin_files(plugin.manifest.directory)
         log.info("uninstalled plugin %s (removed %s)", plugin_id, plugin.manifest.directory)
 
     # -- internals: start/stop ---------------------------------------------------
 
     def _grace(self, grace: float | None) -> float:
         return self.settings.shutdown_grace if grace is None else grace
-
-    def _managed_root(self) -> str | None:
-        root = self.settings.managed_plugins_dir
-        return os.path.abspath(root) if root else None
-
-    def _is_managed(self, manifest: Manifest) -> bool:
-        root = self._managed_root()
-        return root is not None and os.path.dirname(manifest.directory) == root
 
     def _check_running(self) -> None:
         if self._stopping_all:
@@ -678,7 +631,3 @@ class _Started:
             self._done = True
             self._task_status.started()
 
-
-def _copy_plugin(source: str, target: str, root: str) -> None:
-    os.makedirs(root, mode=0o750, exist_ok=True)
-    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".git"))
