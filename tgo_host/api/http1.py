@@ -1,0 +1,606 @@
+"""A lean HTTP/1.1 server for one ASGI app, on h11, inside the caller's nursery tree.
+
+::
+
+    serve_http(app, sock, limits, stopping)
+    ├─ accept loop                 one task per accepted connection; capacity errnos retried, others raised
+    └─ connections nursery         outlives accepting: in-flight requests drain after ``stopping``
+       └─ HttpConnection.serve     one per TCP connection: h11 parses → app(scope, receive, send) → next request
+
+The app runs in the connection's own task (no task per request); its
+``receive`` reads the socket only when the app asks. What the server
+guarantees, each with a test in ``tests/test_http_server.py``:
+
+* a request head larger than ``max_header_bytes`` → 431, a malformed request → 400,
+  a declared body larger than ``max_body_bytes`` → 413 (the body is never read);
+  each answered with ``Connection: close`` and the connection closed;
+* a chunked body is handed to the app as it arrives; past ``max_body_bytes``
+  the app gets ``http.disconnect`` and the connection closes after the response;
+* slowloris: a request head must arrive within ``header_timeout`` of its first
+  byte (408, closed), each body read within ``read_timeout``; every write must
+  finish within ``write_timeout`` (a client that stops reading is dropped and
+  the app's ``send`` raises :class:`ClientGone`, an ``OSError``);
+* an idle keep-alive connection closes after ``keep_alive_timeout``;
+* keep-alive and pipelining (requests answered in order), ``Expect:
+  100-continue`` (``100 Continue`` sent when the app first reads the body),
+  HEAD (no body bytes), HTTP/1.0 (close-delimited), ``Connection: close``;
+* a body the app did not read is discarded (up to ``max_body_bytes``) so the
+  connection can be reused, or the connection is closed;
+* the app raising before its response → 500; after starting it → the
+  connection is closed (a half-sent response cannot be completed);
+* a client leaving mid-request: the app's next ``receive`` returns ``http.disconnect``;
+* on ``stopping``: the listener closes at once, idle connections close at
+  once, a request in flight finishes (its response says ``Connection: close``)
+  until ``drain_timeout``, then its task is cancelled.
+
+Errors: a failing connection is logged and closed, never the server; the
+accept loop retries EMFILE/ENFILE/ENOMEM/ENOBUFS after ``ACCEPT_RETRY`` s and
+re-raises any other ``OSError`` (a broken listening socket ends the server).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any, Awaitable, Callable, MutableMapping
+from urllib.parse import unquote
+
+import attrs
+import h11
+import trio
+
+log = logging.getLogger("tgo_host.api.http")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: ``(status, message) -> (content_type, body)``: the body of the server's own error answers.
+ErrorBody = Callable[[int, str], tuple[bytes, bytes]]
+
+#: accept() errors that mean "out of a resource for now": retried; any other ends the server.
+CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_RETRY = 0.1  # seconds between accept attempts while out of file descriptors or memory
+BACKLOG = 1024
+RECEIVE_SIZE = 64 * 1024
+LINGER = 1.0  # seconds to wait for the client's FIN after ours, so it reads our last answer, not a reset
+DISCONNECT: Message = {"type": "http.disconnect"}
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}  # 2.4: send() to a gone client raises OSError
+REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+
+
+@attrs.frozen(kw_only=True)
+class HttpLimits:
+    """The server's limits and timeouts (seconds, bytes)."""
+
+    max_header_bytes: int = 64 * 1024  # request line + headers; larger → 431
+    max_body_bytes: int = 1024 * 1024  # a request body; larger → 413 (declared) or closed (chunked)
+    keep_alive_timeout: float = 5.0  # an idle connection (no request begun) is closed after this
+    header_timeout: float = 10.0  # a request head must be complete this long after its first byte (408)
+    read_timeout: float = 10.0  # each read of a request body must bring data within this
+    write_timeout: float = 10.0  # each write must complete within this (a client that stops reading)
+    drain_timeout: float = 10.0  # in-flight requests may run this long after ``stopping``
+
+
+class ClientGone(OSError):
+    """Raised by ``send`` when the client is gone (closed, reset, or not reading within ``write_timeout``)."""
+
+
+def plain_error_body(status: int, message: str) -> tuple[bytes, bytes]:
+    """The default body of the server's own error answers: the message as text."""
+    return b"text/plain; charset=utf-8", message.encode() + b"\n"
+
+
+_date_cache: list[Any] = [0, b""]
+
+
+def http_date() -> bytes:
+    """The ``Date`` header value, formatted once per second."""
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True).encode()
+    return _date_cache[1]  # type: ignore[no-any-return]
+
+
+def binds_of(sock: socket.socket) -> list[str]:
+    """``["http://HOST:PORT"]`` for a bound socket (IPv6 in brackets)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return [f"http://{shown}:{port}"]
+
+
+async def serve_http(
+    app: AsgiApp,
+    sock: socket.socket,
+    *,
+    stopping: trio.Event,
+    limits: HttpLimits = HttpLimits(),
+    error_body: ErrorBody = plain_error_body,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on the bound socket ``sock`` (this function listens on and closes it) until ``stopping``.
+
+    Reports ``["http://HOST:PORT"]`` via ``task_status`` once listening. After
+    ``stopping`` is set it stops accepting, closes idle connections and lets
+    requests in flight finish within ``limits.drain_timeout``, then returns.
+    Raises the ``OSError`` of a listening socket that fails other than by a
+    lack of resources.
+    """
+    binds = binds_of(sock)
+    sock.listen(BACKLOG)
+    listener = trio.socket.from_stdlib_socket(sock)
+    server = HttpServer(app, limits, error_body)
+    try:
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                accepting.start_soon(accept_loop, listener, server.serve_connection, connections)
+                task_status.started(binds)
+                await stopping.wait()
+                accepting.cancel_scope.cancel()
+            listener.close()
+            server.drain()
+            connections.cancel_scope.deadline = trio.current_time() + limits.drain_timeout
+    finally:
+        listener.close()
+
+
+async def accept_loop(
+    listener: trio.socket.SocketType,
+    handler: Callable[[trio.socket.SocketType, Any], Awaitable[None]],
+    nursery: trio.Nursery,
+) -> None:
+    """Accept connections forever, starting ``handler(sock, address)`` in ``nursery`` for each.
+
+    Like trio's ``serve_listeners``: EMFILE, ENFILE, ENOMEM and ENOBUFS are
+    logged and retried every ``ACCEPT_RETRY`` s (the connections already open
+    keep being served); any other ``OSError`` propagates.
+    """
+    starved = False
+    while True:
+        try:
+            sock, address = await listener.accept()
+        except OSError as exc:
+            if exc.errno not in CAPACITY_ERRNOS:
+                raise
+            if not starved:
+                log.error("HTTP accept failed: %s; retrying every %g s until it succeeds", exc, ACCEPT_RETRY)
+                starved = True
+            await trio.sleep(ACCEPT_RETRY)
+            continue
+        if starved:
+            log.warning("HTTP accept works again")
+            starved = False
+        nursery.start_soon(handler, sock, address)
+
+
+class HttpServer:
+    """What every connection of one server shares: the app, the limits, the draining flag, the live connections."""
+
+    def __init__(self, app: AsgiApp, limits: HttpLimits, error_body: ErrorBody) -> None:
+        self.app = app
+        self.limits = limits
+        self.error_body = error_body
+        self.draining = False
+        self.live: set[HttpConnection] = set()
+
+    def drain(self) -> None:
+        """Stop serving new requests: idle connections close now, busy ones after their response."""
+        self.draining = True
+        for connection in list(self.live):
+            connection.close_if_idle()
+
+    async def serve_connection(self, sock: trio.socket.SocketType, address: Any) -> None:
+        """Serve one accepted connection until it closes; its failures are logged, never raised."""
+        stream = trio.SocketStream(sock)
+        connection = HttpConnection(self, stream, address)
+        self.live.add(connection)
+        try:
+            await connection.serve()
+        except Exception:  # noqa: BLE001 - one connection's failure must not end the server
+            log.exception("HTTP connection from %s failed", connection.peer)
+        finally:
+            self.live.discard(connection)
+            await trio.aclose_forcefully(stream)
+
+
+class HttpConnection:
+    """One HTTP/1.1 connection: the h11 state machine, the current request's ASGI state, the socket.
+
+    :meth:`receive` and :meth:`send` are the ASGI callables handed to the app.
+    """
+
+    def __init__(self, server: HttpServer, stream: trio.SocketStream, address: Any) -> None:
+        self.server = server
+        self.limits = server.limits
+        self.stream = stream
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+        self.client = (address[0], address[1]) if isinstance(address, tuple) else None
+        try:
+            local = stream.socket.getsockname()
+            self.server_addr = (local[0], local[1])
+        except OSError:  # the client already reset the connection
+            self.server_addr = None
+        self.peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        self.broken = False  # the client is gone or misbehaved: no more reads or writes
+        self._peer_closed = False  # the client's end of stream (or a reset) was read
+        self._idle: trio.CancelScope | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget the previous request's ASGI state."""
+        self._method = b""
+        self._body_done = False
+        self._body_size = 0
+        self._overflow = False
+        self._peeked: Any = None
+        self._status = 0
+        self._headers: Any = ()
+        self._started = False  # http.response.start received
+        self._head_sent = False  # the status line and headers are on the wire (or in h11's hands)
+        self._complete = False
+        self._no_body = False
+        self._close = False  # answer with Connection: close
+
+    def close_if_idle(self) -> None:
+        """Close now if waiting for a next request (called when the server drains)."""
+        if self._idle is not None:
+            self._idle.cancel()
+
+    # -- the connection loop --------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Answer requests until the client or the server ends the connection."""
+        while True:
+            request = await self._next_request()
+            if request is None:
+                return
+            if not await self._answer(request):
+                await self._close_gracefully()
+                return
+            self.conn.start_next_cycle()
+            self._reset()
+
+    async def _next_request(self) -> h11.Request | None:
+        """The next request's head (from the buffer or the socket); None when the connection should close."""
+        limits = self.limits
+        head_deadline: float | None = None
+        if self.conn.trailing_data[0]:  # part of a pipelined request is already here
+            head_deadline = trio.current_time() + limits.header_timeout
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                status = exc.error_status_hint
+                reason = "request head too large" if status == 431 else f"malformed HTTP request: {exc}"
+                if status == 431:
+                    reason += f" (limit {limits.max_header_bytes} bytes)"
+                await self._error_and_close(status, reason)
+                return None
+            if event is h11.NEED_DATA:
+                if head_deadline is None:  # idle: wait for the first byte of a request
+                    if self.server.draining:
+                        return None
+                    data = None
+                    with trio.CancelScope(deadline=trio.current_time() + limits.keep_alive_timeout) as self._idle:
+                        data = await self._receive_some()
+                    self._idle = None
+                    if data is None:  # idle too long, or the server is draining
+                        return None
+                    head_deadline = trio.current_time() + limits.header_timeout
+                else:
+                    data = None
+                    with trio.move_on_at(head_deadline):
+                        data = await self._receive_some()
+                    if data is None:
+                        await self._error_and_close(
+                            408, f"request head not received within {limits.header_timeout:g} s")
+                        return None
+                self.conn.receive_data(data)
+                continue
+            if type(event) is h11.Request:
+                return event
+            return None  # ConnectionClosed: the client closed between requests
+
+    async def _receive_some(self) -> bytes:
+        """Bytes from the socket; ``b""`` at end of stream or on a reset (the client is gone either way)."""
+        if self._peer_closed:
+            return b""
+        try:
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if not data:
+            self._peer_closed = True
+        return data
+
+    async def _answer(self, request: h11.Request) -> bool:
+        """Run the app for ``request``; whether the connection can carry another request."""
+        limits = self.limits
+        self._method = request.method
+        headers = list(request.headers)
+        head_size = len(request.target)
+        length = None
+        for name, value in headers:
+            head_size += len(name) + len(value) + 4
+            if name == b"content-length":
+                length = int(value)  # h11 checked it is digits
+        if request.http_version not in (b"1.1", b"1.0"):
+            await self._error(505, f"HTTP/{request.http_version.decode()} is not supported: use HTTP/1.1")
+            return False
+        if head_size > limits.max_header_bytes:
+            await self._error(431, f"request head too large (limit {limits.max_header_bytes} bytes)")
+            return False
+        if length is not None and length > limits.max_body_bytes:
+            await self._error(413, f"request body of {length} bytes exceeds the limit of {limits.max_body_bytes} bytes")
+            return False
+        if self.server.draining:
+            self._close = True
+        scope = self._scope(request, headers)
+        failed = False
+        try:
+            await self.server.app(scope, self.receive, self.send)
+        except Exception as exc:  # noqa: BLE001 - the app's failure is this request's, not the server's
+            failed = True
+            if self.broken or isinstance(exc, ClientGone):
+                log.debug("%s %s from %s: the client went away (%r)", scope["method"], scope["path"], self.peer, exc)
+            elif self._complete:  # the app answered (its 500) and re-raised, as Starlette does
+                log.debug("%s %s: the app raised after its response: %r", scope["method"], scope["path"], exc)
+            else:
+                log.error("%s %s from %s: the app failed", scope["method"], scope["path"], self.peer, exc_info=exc)
+        if self.broken:
+            return False
+        if not self._complete:
+            if self._head_sent:
+                return False  # a half-sent response cannot be completed
+            if self._overflow:
+                await self._error(413, f"request body exceeds the limit of {limits.max_body_bytes} bytes")
+                return False
+            if not failed:
+                log.error("%s %s: the app %s", scope["method"], scope["path"],
+                          "ended without a complete response" if self._started else "returned without answering")
+            if not await self._body_finished():
+                self._close = True
+            await self._error(500, "internal error: the request handler failed")
+            return not self._close and self.conn.our_state is h11.DONE
+        if not await self._body_finished():
+            return False
+        return (not self._close and not self.server.draining
+                and self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE)
+
+    async def _body_finished(self) -> bool:
+        """Whether the request body is read to its end, reading and dropping what the app left unread."""
+        if self.conn.their_state is not h11.SEND_BODY:
+            return self.conn.their_state is h11.DONE
+        if self._close or self._overflow or self.conn.they_are_waiting_for_100_continue:
+            return False  # the client may or may not send the body it announced: do not wait for it
+        return await self._discard_body()
+
+    def _scope(self, request: h11.Request, headers: list[tuple[bytes, bytes]]) -> Scope:
+        target = request.target
+        if target[:1] != b"/" and b"://" in target:  # absolute form: keep the path
+            target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
+        raw_path, _, query = target.partition(b"?")
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        return {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "http_version": "1.1" if request.http_version == b"1.1" else "1.0",
+            "method": request.method.decode("ascii"),
+            "scheme": "http",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": "",
+            "headers": headers,
+            "client": self.client,
+            "server": self.server_addr,
+        }
+
+    # -- ASGI receive ----------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """ASGI ``receive``: the next piece of the request body, then (waiting) ``http.disconnect``."""
+        if self._peeked is not None:
+            event, self._peeked = self._peeked, None
+            return self._body_message(event)
+        if self._body_done or self.broken or self._overflow:
+            if not self.broken and not self._overflow:
+                await self._until_disconnect()
+            return DISCONNECT
+        if self.conn.they_are_waiting_for_100_continue and not self._head_sent:
+            await self._write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:  # a broken chunked encoding, or the client closed mid-body
+                if not self._peer_closed:
+                    log.info("HTTP 400 for %s: malformed request body: %s", self.peer, exc)
+                    await self._error(400, f"malformed request body: {exc}")
+                self.broken = True
+                return DISCONNECT
+            if event is h11.NEED_DATA:
+                data = None
+                with trio.move_on_after(self.limits.read_timeout):
+                    data = await self._receive_some()
+                if data is None:
+                    log.info("request body from %s stalled for %g s: dropping the connection",
+                             self.peer, self.limits.read_timeout)
+                    self.broken = True
+                    return DISCONNECT
+                self.conn.receive_data(data)
+                continue
+            return self._body_message(event)
+
+    def _body_message(self, event: Any) -> Message:
+        if type(event) is h11.Data:
+            data = bytes(event.data)
+            self._body_size += len(data)
+            if self._body_size > self.limits.max_body_bytes:
+                self._overflow = self._close = True
+                log.info("request body from %s passed the limit of %d bytes", self.peer, self.limits.max_body_bytes)
+                return {"type": "http.request", "body": data, "more_body": True}
+            more = True
+            if self.conn.their_state is h11.SEND_BODY:
+                try:
+                    following = self.conn.next_event()
+                except h11.RemoteProtocolError:
+                    following = None
+                if type(following) is h11.EndOfMessage:
+                    self._body_done = True
+                    more = False
+                elif following is not h11.NEED_DATA:
+                    self._peeked = following if following is not None else h11.ConnectionClosed()
+            return {"type": "http.request", "body": data, "more_body": more}
+        if type(event) is h11.EndOfMessage:
+            self._body_done = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        self.broken = True  # ConnectionClosed mid-body
+        return DISCONNECT
+
+    async def _until_disconnect(self) -> None:
+        """Wait until the client closes; bytes it sends meanwhile (a pipelined request) stay buffered."""
+        buffered = 0
+        while True:
+            if buffered > self.limits.max_header_bytes:
+                await trio.sleep_forever()  # enough pipelined input: read no more until this request ends
+            data = await self._receive_some()
+            self.conn.receive_data(data)
+            if not data:
+                return
+            buffered += len(data)
+
+    # -- ASGI send -------------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """ASGI ``send``: ``http.response.start`` then ``http.response.body`` messages."""
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self._started:
+                raise RuntimeError("http.response.start sent twice")
+            self._started = True
+            self._status = message["status"]
+            self._headers = message.get("headers", ())
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"unexpected ASGI message {kind!r}")
+        if not self._started or self._complete:
+            raise RuntimeError("http.response.body " + ("before http.response.start" if not self._started
+                                                        else "after the response was complete"))
+        if self.broken:
+            raise ClientGone(f"the client {self.peer} is gone")
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        conn = self.conn
+        out = b""
+        if not self._head_sent:
+            out = self._head()
+        if body and not self._no_body:
+            out += conn.send(h11.Data(data=body)) or b""
+        if not more:
+            out += conn.send(h11.EndOfMessage()) or b""
+            self._complete = True
+        if out:
+            await self._write(out)
+
+    def _head(self) -> bytes:
+        """The response head of ``http.response.start``, through h11 (which checks it)."""
+        status = self._status
+        headers = [*self._headers, (b"date", http_date())]
+        if self._close or self.server.draining or self.conn.they_are_waiting_for_100_continue:
+            self._close = True  # the client may or may not send the body it announced: do not guess
+            headers.append((b"connection", b"close"))
+        data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b"")))
+        self._head_sent = True
+        self._no_body = self._method == b"HEAD" or status in (204, 304)
+        return data or b""
+
+    async def _write(self, data: bytes) -> None:
+        """Send ``data`` within ``write_timeout``; raises :class:`ClientGone` (and breaks the connection) if not."""
+        try:
+            with trio.fail_after(self.limits.write_timeout):
+                await self.stream.send_all(data)
+        except trio.TooSlowError:
+            self.broken = True
+            log.info("client %s did not read for %g s: dropping the connection", self.peer, self.limits.write_timeout)
+            raise ClientGone(f"the client {self.peer} stopped reading") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.broken = True
+            raise ClientGone(f"the client {self.peer} is gone") from exc
+
+    # -- errors and closing ----------------------------------------------------------------
+
+    async def _error(self, status: int, message: str) -> None:
+        """Answer with the server's own error response (``Connection: close`` unless the cycle is clean)."""
+        if self._head_sent or self.broken:
+            return
+        content_type, body = self.server.error_body(status, message)
+        if self._method == b"HEAD":
+            body = b""  # no body follows a HEAD answer; an empty length keeps the framing unambiguous
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                   (b"date", http_date())]
+        if status != 500 or self._close:
+            self._close = True
+            headers.append((b"connection", b"close"))
+        try:
+            data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b"")))
+            self._head_sent = True
+            if body:
+                data = (data or b"") + (self.conn.send(h11.Data(data=body)) or b"")
+            data = (data or b"") + (self.conn.send(h11.EndOfMessage()) or b"")
+            self._complete = True
+        except h11.LocalProtocolError:  # h11 will not let us answer in this state
+            self._close = True
+            return
+        try:
+            await self._write(data)
+        except ClientGone:
+            pass
+
+    async def _error_and_close(self, status: int, message: str) -> None:
+        log.info("HTTP %d for %s: %s", status, self.peer, message)
+        await self._error(status, message)
+        await self._close_gracefully()
+
+    async def _discard_body(self) -> bool:
+        """Read and drop the rest of a body the app did not read; False if it is too long, slow or broken."""
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError:
+                return False
+            if event is h11.NEED_DATA:
+                data = None
+                with trio.move_on_after(self.limits.read_timeout):
+                    data = await self._receive_some()
+                if not data:
+                    return False
+                self.conn.receive_data(data)
+            elif type(event) is h11.Data:
+                self._body_size += len(event.data)
+                if self._body_size > self.limits.max_body_bytes:
+                    return False
+            else:
+                return type(event) is h11.EndOfMessage
+
+    async def _close_gracefully(self) -> None:
+        """Send our FIN, then read (and drop) until the client's or ``LINGER`` s, so it sees our answer, not a reset."""
+        if self.broken:
+            return
+        with trio.move_on_after(LINGER):
+            try:
+                await self.stream.send_eof()
+                received = 0
+                while received < self.limits.max_body_bytes:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                    if not data:
+                        return
+                    received += len(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
