@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+from typing import TypeVar
 
 import attrs
 import trio
@@ -17,7 +18,7 @@ from .api.server import HttpBindError, http_service, is_loopback, parse_addr
 from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
 from .host import Host
 from .plugins.auth import mint_dev_token
-from .plugins.listener import SocketPathError, socket_path_problem
+from .plugins.listener import ListenerFailed, SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
 from .marketplace.installer import Marketplace, open_marketplace
 from .marketplace.pgstore import open_postgres_store
@@ -288,12 +289,18 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - only start-up failures are handled; the rest re-raised
         failure = startup_failure(exc)
         if failure is None:
-            raise
+            broken = held(exc, ListenerFailed)
+            if broken is None:
+                raise
+            print(f"tgo-host: stopped: {broken.strerror}", file=sys.stderr)
+            return 1
         setting = failure.setting
         print(f"tgo-host: cannot start: {setting} {getattr(settings, setting)}: {failure}", file=sys.stderr)
         return 2
     return 1 if host.forced else 0
 
+
+E = TypeVar("E", bound=BaseException)
 
 #: Exceptions that mean "this configuration cannot start here"; each names its ``setting``.
 STARTUP_FAILURES = (SocketPathError, HttpBindError)
@@ -306,6 +313,17 @@ def startup_failure(exc: BaseException) -> SocketPathError | HttpBindError | Non
     if isinstance(exc, BaseExceptionGroup):
         leaves = [startup_failure(e) for e in exc.exceptions]
         if all(leaf is not None for leaf in leaves):  # Cancelled siblings are not in the group
+            return leaves[0]
+    return None
+
+
+def held(exc: BaseException, kind: type[E]) -> E | None:
+    """``exc`` if it is a ``kind``, or the one ``kind`` its nested groups hold and nothing else; else None."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [held(e, kind) for e in exc.exceptions]
+        if len(leaves) == 1:
             return leaves[0]
     return None
 

@@ -2,20 +2,29 @@
 
 ::
 
-    Host.serve                         root nursery
-    ├─ signal watcher                  SIGTERM/SIGINT → graceful stop; second signal → hard stop
-    ├─ process supervisor              (when given) launched plugins: spawn → wait → back off → respawn
-    ├─ sessions nursery                one PluginSession.run per connection (outlives accepting)
-    └─ services nursery                what stops first on shutdown
-       ├─ plugin listeners             accept loops: the Unix socket (+ the TCP debug listener)
-       └─ HTTP API                     (when enabled) hypercorn, stopped by the host's stop event
+    Host.serve                           root nursery (force_stop cancels it)
+    ├─ signal watcher                    SIGTERM/SIGINT → graceful stop; second signal → hard stop
+    ├─ memory trimmer                    returns free memory after a burst of connections (memory.py)
+    ├─ process supervisor                (when given) launched plugins: spawn → wait → back off → respawn
+    └─ sessions nursery                  the handler nursery: one PluginSession.run per connection
+       ├─ services nursery               extra services: the HTTP API (when enabled), …
+       │  └─ accepting nursery           one accept loop per listener: the Unix socket (+ TCP debug)
+       └─ cascade nursery                once accepting and services are done: `shutdown` to every
+                                         session, while the supervisor waits for its processes
 
-Graceful stop, in order: stop accepting plugin connections and HTTP
-requests (in-flight HTTP requests finish or hit their deadline), send
-``shutdown`` to every plugin concurrently under one grace deadline while
-the supervisor waits for launched processes to exit (then SIGTERM, then
-SIGKILL), close every session, then close the listening socket and remove
-its file.
+The nesting is the shutdown order, as in hypercorn's ``worker_serve``: the
+accept loops start their connections in the sessions nursery (like trio's
+``serve_listeners(handler_nursery=…)``), so cancelling the accepting
+nursery stops only *new* connections. Graceful stop, in order: cancel the
+accepting nursery (stop accepting plugin connections); give the services a
+drain deadline (in-flight HTTP requests finish or hit it); then the cascade
+sends ``shutdown`` to every plugin concurrently under one grace deadline
+while the supervisor waits for launched processes to exit (then SIGTERM,
+then SIGKILL); then every session is closed, the root nursery cancelled,
+and the listening socket closed and its file removed. A listener whose
+``accept`` fails for a reason other than running out of fds or memory
+ends its loop with :class:`~tgo_host.plugins.listener.ListenerFailed`,
+which stops the host.
 """
 
 from __future__ import annotations
@@ -88,12 +97,13 @@ class Host:
         self.http_token: str | None = None  # bearer token required by the HTTP API, when set
         self.admin_token: str | None = None  # token required by the control-plane routes, when set
         self.dev_tcp_address: tuple[str, int] | None = None
+        self.listeners: list[trio.socket.SocketType] = []  # the listening sockets, once serve() has opened them
         self.ready = False
         self.forced = False
         self._connections: set[PluginSession] = set()
         self._closed_violations = 0
         self._closed_dropped = 0
-        self._root_scope: trio.CancelScope | None = None
+        self._root: trio.CancelScope | None = None  # the root nursery's scope while serving (force_stop)
         self.max_connections = settings.max_connections  # registered plugins; sized to the fd limit by serve()
         self.buffers = BufferBudget(settings.max_buffered_bytes)  # receive buffers + send queues of all connections
         self._closed_since_check = 0  # connections closed since the last memory check (memory.py)
@@ -126,8 +136,8 @@ class Host:
         log.warning("forced stop")
         self.forced = True
         self.stopping.set()
-        if self._root_scope is not None:
-            self._root_scope.cancel()
+        if self._root is not None:
+            self._root.cancel()
 
     async def serve(self, *, handle_signals: bool = False, task_status: trio.TaskStatus["Host"] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the host until stopped. Reports itself via ``task_status`` once accepting.
@@ -138,37 +148,29 @@ class Host:
         settings = self.settings
         listener = bind_unix_listener(settings.socket_path, mode=settings.socket_mode, group=settings.socket_group)
         log.info("listening for plugins on %s (mode %o)", settings.socket_path, settings.socket_mode)
-        listeners = [listener]
+        self.listeners = listeners = [listener]
         try:
             if settings.dev_tcp_addr:
                 listeners.append(await open_dev_tcp_listener(settings.dev_tcp_addr, settings.dev_tcp_allow_remote))
                 self.dev_tcp_address = listeners[-1].getsockname()[:2]
             self._size_limits(listeners)
-            with trio.CancelScope() as self._root_scope:
-                async with trio.open_nursery() as root:
-                    if handle_signals:
-                        root.start_soon(self._watch_signals)
-                    root.start_soon(return_memory_after_bursts, self._burst_drained)
-                    if self.supervisor is not None:
-                        await root.start(self.supervisor.run)
-                    async with trio.open_nursery() as sessions:
-                        async with trio.open_nursery() as services:
-                            accepting: list[trio.CancelScope] = []  # one per listener
-
-                            async def accept(sock: Any, task_status: trio.TaskStatus[None]) -> None:
-                                with trio.CancelScope() as scope:
-                                    accepting.append(scope)
-                                    await serve_listener(
-                                        sock,
-                                        partial(self._run_session, pool=self._pools[sock]),
-                                        sessions,
-                                        max_connections=self.max_connections,
-                                        active=lambda: len(self.registry),
-                                        task_status=task_status,
-                                    )
-
+            async with trio.open_nursery() as root:
+                self._root = root.cancel_scope
+                if handle_signals:
+                    root.start_soon(self._watch_signals)
+                root.start_soon(return_memory_after_bursts, self._burst_drained)
+                if self.supervisor is not None:
+                    await root.start(self.supervisor.run)
+                async with trio.open_nursery() as sessions:  # the handler nursery: sessions outlive accepting
+                    async with trio.open_nursery() as services:
+                        async with trio.open_nursery() as accepting:  # one accept loop per listener
                             for sock in listeners:
-                                await services.start(accept, sock)
+                                pool = self._pools[sock]
+                                await accepting.start(partial(
+                                    serve_listener, sock, partial(self._run_session, pool=pool), sessions,
+                                    max_connections=self.max_connections, active=lambda: len(self.registry),
+                                    name=self._listener_name(sock),
+                                ))
                             for service in self.services:
                                 await services.start(service, self)
                             self.ready = True
@@ -176,25 +178,31 @@ class Host:
                             task_status.started(self)
                             await self.stopping.wait()
                             self.ready = False
-                            for scope in accepting:
-                                scope.cancel()
-                            # Other services (HTTP) finish their in-flight work, within the longest plugin deadline.
-                            drain = max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 2
-                            services.cancel_scope.deadline = trio.current_time() + drain
-                        async with trio.open_nursery() as cascade:
-                            cascade.start_soon(self._shutdown_sessions)
-                            if self.supervisor is not None:
-                                # the sessions get `shutdown` above; the supervisor waits, then escalates
-                                cascade.start_soon(
-                                    partial(self.supervisor.stop_all, settings.shutdown_grace, send_shutdown=False)
-                                )
-                        sessions.cancel_scope.cancel()
-                    root.cancel_scope.cancel()
+                            accepting.cancel_scope.cancel()
+                        # Other services (HTTP) finish their in-flight work, within the longest plugin deadline.
+                        drain = max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 2
+                        services.cancel_scope.deadline = trio.current_time() + drain
+                    async with trio.open_nursery() as cascade:
+                        cascade.start_soon(self._shutdown_sessions)
+                        if self.supervisor is not None:
+                            # the sessions get `shutdown` above; the supervisor waits, then escalates
+                            cascade.start_soon(
+                                partial(self.supervisor.stop_all, settings.shutdown_grace, send_shutdown=False)
+                            )
+                    sessions.cancel_scope.cancel()
+                root.cancel_scope.cancel()
         finally:
             for sock in listeners[1:]:
                 sock.close()
             remove_socket_file(settings.socket_path, listener)
             log.info("socket %s closed and removed; host stopped", settings.socket_path)
+
+    def _listener_name(self, sock: trio.socket.SocketType) -> str:
+        """The listener as the log and a :class:`ListenerFailed` name it: what it is and its address."""
+        if sock.family == trio.socket.AF_UNIX:
+            return f"the plugin socket {self.settings.socket_path}"
+        host, port = sock.getsockname()[:2]
+        return f"the TCP debug listener {host}:{port}"
 
     def _size_limits(self, listeners: list[Any]) -> None:
         """Raise the fd limit; one pending pool per listener; ``max_connections`` that fits the fds."""

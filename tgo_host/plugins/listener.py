@@ -4,7 +4,10 @@
 stale files, a live host already there, path length, mode and group).
 :func:`serve_listener` accepts until cancelled and starts one supervised
 task per connection in the nursery it is given, so connections outlive the
-accept loop: cancelling the accept loop only stops *new* connections.
+accept loop: cancelling the accept loop only stops *new* connections. Like
+trio's ``serve_listeners``, only running out of fds or memory is retried
+(after a pause); any other ``accept`` error ends the loop with
+:class:`ListenerFailed`, because a broken listening socket stays broken.
 """
 
 from __future__ import annotations
@@ -45,6 +48,13 @@ class DevListenerError(SocketPathError):
     """The TCP debug listener cannot be opened (the message says why)."""
 
     setting = "dev_tcp_addr"
+
+
+class ListenerFailed(OSError):
+    """``accept`` failed with an error retrying cannot fix: the listener is broken.
+
+    Keeps the ``errno`` of the failure; the message names the listener.
+    """
 
 
 def _check_existing(path: str) -> None:
@@ -167,16 +177,22 @@ async def serve_listener(
     *,
     max_connections: int,
     active: Callable[[], int],
+    name: str = "the plugin listener",
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept connections on ``sock`` until cancelled; each runs ``handler`` in ``connections``.
+
+    The shape of trio's ``serve_listeners``: the connections live in a nursery
+    the caller owns (cancelling this loop stops only *new* connections), and
+    readiness is reported through ``task_status``.
 
     When ``active()`` (registered plugins) has reached ``max_connections``, a
     newcomer gets one JSON-RPC error frame and is closed. ``accept`` errors
     that mean "out of fds or memory" (EMFILE, ENFILE, ENOMEM, ENOBUFS) are
     logged at a bounded rate and retried after a pause, so the loop never
     spins; a peer that gave up before being accepted is skipped; any other
-    error is logged and raised (the listener is broken: the host stops).
+    error ends the loop with :class:`ListenerFailed` naming ``name`` (the
+    listener is broken and retrying would log forever: the host stops).
     """
     is_unix = sock.family == trio.socket.AF_UNIX
     task_status.started()
@@ -188,11 +204,13 @@ async def serve_listener(
             if exc.errno in ACCEPT_SKIP_ERRNOS:
                 continue
             if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
-                log.critical("accept on the plugin listener failed: %s; the listener is broken", exc)
-                raise
+                log.critical("accept on %s failed: %s; the listener is broken", name, exc)
+                raise ListenerFailed(
+                    exc.errno, f"accept on {name} failed: {exc.strerror or exc}; the listener is broken"
+                ) from exc
             failures += 1
             if failures <= 10 or failures % 1000 == 0:
-                log.error("accept failed (#%d): %s; retrying in %g s", failures, exc, ACCEPT_BACKOFF)
+                log.error("accept on %s failed (#%d): %s; retrying in %g s", name, failures, exc, ACCEPT_BACKOFF)
             await trio.sleep(ACCEPT_BACKOFF)
             continue
         stream = trio.SocketStream(conn)
