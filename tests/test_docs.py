@@ -326,7 +326,21 @@ def error_types_in_code() -> set[tuple[int, str]]:
         found |= {(int(s), t) for s, t in re.findall(r'ApiError\(\s*(\d{3}),\s*"([a-z_]+)"', text)}
     app = (ROOT / "tgo_host" / "api" / "app.py").read_text()
     found |= {(int(s), t) for s, t in re.findall(r'(\d{3}): "([a-z_]+)"', app)}  # the generic 404/405
+    found |= {(cls.status_hint, cls.kind) for cls in host_errors() if cls.status_hint is not None}
     return found
+
+
+def host_errors() -> list[type]:
+    """Every class of the error tree (tgo_host/errors.py) that routes answer by lookup."""
+    import tgo_host.cli  # noqa: F401 - imports every module that defines one
+    from tgo_host.errors import HostError
+
+    classes, todo = [], [HostError]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    return classes
 
 
 def error_types_in_docs() -> set[tuple[int, str]]:

@@ -18,12 +18,15 @@ from typing import Any, Mapping
 
 import attrs
 
+from .errors import HostError
 from .settings import Settings
 from .upstream_env import UPSTREAM, upstream_values
 
 
-class ConfigError(Exception):
+class ConfigError(HostError):
     """A configuration value is missing, unknown or of the wrong type."""
+
+    kind = "invalid_config"
 
 
 _FIELDS = {f.name: f for f in attrs.fields(Settings)}

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from ..model import ValidationError, parse_body
 from ..model.depth import check_depth
-from .errors import ApiError
+from .errors import ApiError, invalid_body
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ async def read_json(request: Request, limit: int) -> Any:
     try:
         check_depth(data)
     except ValidationError as exc:
-        raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+        raise invalid_body(exc) from None
     return data
 
 
@@ -51,5 +51,4 @@ async def read_body_and_json(request: Request, cls: type[T], limit: int) -> tupl
     try:
         return parse_body(data, cls), data
     except ValidationError as exc:
-        where = exc.path or "body"
-        raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=where) from None
+        raise invalid_body(exc) from None

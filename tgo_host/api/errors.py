@@ -7,7 +7,9 @@ Every error body is::
                "plugin_id"?: str, "path"?: str, "rpc_error"?: {code, message, data}}}
 
 ``detail`` keeps FastAPI-style callers (the upstream gateway) working;
-``error`` says what happened in a way a program can act on.
+``error`` says what happened in a way a program can act on. A failure raised
+below the api layer carries its own status and ``type`` (:mod:`tgo_host.errors`):
+:func:`from_exception` looks them up.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from ..errors import HostError
 from ..model import ValidationError
-from ..plugins.dispatch import CapabilityMissing, InvalidResult, PluginNotFound
-from ..wire.errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout, RpcFailure
 
 
 class JSONResponse(Response):
@@ -47,31 +48,32 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
-def from_exception(exc: Exception, plugin_id: str | None = None) -> ApiError:
-    """The :class:`ApiError` for a failure raised by the dispatcher."""
+def from_exception(
+    exc: BaseException, plugin_id: str | None = None, *, message: str | None = None, **fields: Any
+) -> ApiError:
+    """The :class:`ApiError` for a failure raised below the api layer: a lookup, not a chain.
+
+    Status, ``error.type`` and ``Retry-After`` are the failure's ``status_hint``,
+    ``kind`` and ``retry_after`` (:mod:`tgo_host.errors`); the message is
+    ``message`` or its own (a :class:`ValidationError` here is the caller's
+    body: ``"invalid request body: …"``). The body gets ``fields`` (what the
+    route knows, e.g. ``path="path"``), then the failure's
+    ``error_fields(plugin_id)``. An :class:`ApiError` passes through; anything
+    else without a ``status_hint`` (not a :class:`~tgo_host.errors.HostError`,
+    or one no route answers) is re-raised.
+    """
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, PluginNotFound):
-        return ApiError(404, "plugin_not_found", str(exc), plugin_id=exc.plugin_id)
-    if isinstance(exc, CapabilityMissing):
-        return ApiError(404, "capability_not_found", str(exc), plugin_id=exc.plugin_id)
-    if isinstance(exc, RequestTimeout):
-        return ApiError(504, "plugin_timeout", exc.message, plugin_id=plugin_id)
-    if isinstance(exc, RemoteError):
-        rpc = {"code": exc.code, "message": exc.error_message}
-        if exc.data is not None:
-            rpc["data"] = exc.data
-        return ApiError(502, "plugin_error", exc.message, plugin_id=plugin_id, rpc_error=rpc)
-    if isinstance(exc, InvalidResult):
-        return ApiError(502, "invalid_plugin_result", exc.message, plugin_id=plugin_id, validation=exc.validation)
-    if isinstance(exc, InvalidResponse):
-        return ApiError(502, "invalid_plugin_result", exc.message, plugin_id=plugin_id)
-    if isinstance(exc, Busy):
-        return ApiError(503, "plugin_busy", exc.message, headers={"Retry-After": "1"}, plugin_id=plugin_id)
-    if isinstance(exc, ConnectionLost):
-        return ApiError(502, "plugin_disconnected", exc.message, plugin_id=plugin_id)
-    if isinstance(exc, RpcFailure):
-        return ApiError(502, "plugin_failure", exc.message, plugin_id=plugin_id)
-    if isinstance(exc, ValidationError):
-        return ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path)
-    raise exc
+    if not isinstance(exc, HostError) or exc.status_hint is None:
+        raise exc
+    if message is None:
+        message = f"invalid request body: {exc}" if isinstance(exc, ValidationError) else str(exc)
+    for name, value in exc.error_fields(plugin_id).items():
+        fields.setdefault(name, value)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return ApiError(exc.status_hint, exc.kind, message, headers=headers, **fields)
+
+
+def invalid_body(exc: ValidationError) -> ApiError:
+    """422 ``invalid_request`` for a request body that does not fit its model, naming the field (or ``body``)."""
+    return from_exception(exc, path=exc.path or "body")

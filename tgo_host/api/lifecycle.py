@@ -11,13 +11,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..plugins.confinement import ManifestNotAllowed, SourceNotAllowed
+from ..plugins.confinement import SourceNotAllowed
 from ..plugins.manifest import ManifestError
 from ..plugins.supervisor import InstallError, InstallSourceError, SupervisorError, UnknownPlugin
 from ..model import ValidationError, parse_body
 from ..model.fields import model
 from .bodies import read_json
-from .errors import ApiError, JSONResponse
+from .errors import ApiError, JSONResponse, from_exception, invalid_body
 from .guard import control_route
 from .installed import installed_plugins
 from .rendering import project_of
@@ -81,10 +81,10 @@ class LifecycleRoutes:
         await require_store(self.host)
         try:
             plugin = await getattr(supervisor, verb)(plugin_id)
-        except UnknownPlugin:
-            raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host") from None
+        except UnknownPlugin as exc:  # gone since _known: the same answer
+            raise from_exception(exc, message=f"plugin {plugin_id!r} is not launched by this host") from None
         except SupervisorError as exc:
-            raise ApiError(503, "supervisor_unavailable", f"cannot {verb} {plugin_id!r}: {exc}", plugin_id=plugin_id) from None
+            raise from_exception(exc, plugin_id, message=f"cannot {verb} {plugin_id!r}: {exc}") from None
         if self.marketplace is not None and verb in ("start", "stop"):
             await self.marketplace.note_status(plugin_id, "stopped" if verb == "stop" else plugin.status)
         ok = plugin.status != "error"
@@ -120,23 +120,15 @@ class LifecycleRoutes:
         try:
             body = parse_body(data, InstallRequest)
         except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+            raise invalid_body(exc) from None
         if self.supervisor is None:
             raise ApiError(503, "supervisor_unavailable", "this host does not launch plugins")
         try:
             plugin = await self.supervisor.install(body.path)
-        except InstallSourceError as exc:
-            raise ApiError(422, "invalid_request", str(exc), path="path") from None
-        except SourceNotAllowed as exc:
-            raise ApiError(403, "install_source_not_allowed", str(exc), path="path", setting="install_sources") from None
-        except ManifestNotAllowed as exc:
-            raise ApiError(403, "manifest_not_allowed", str(exc), path="path", field=exc.field, file=exc.file) from None
-        except ManifestError as exc:
-            raise ApiError(422, "invalid_manifest", str(exc), path="path") from None
-        except InstallError as exc:
-            raise ApiError(409, "install_failed", str(exc)) from None
+        except (InstallSourceError, SourceNotAllowed, ManifestError) as exc:  # what ``path`` names is refused
+            raise from_exception(exc, path="path") from None
         except SupervisorError as exc:
-            raise ApiError(503, "supervisor_unavailable", str(exc)) from None
+            raise from_exception(exc) from None
         return JSONResponse(
             {"success": plugin.status != "error", "message": f"installed {plugin.id}", "plugin_id": plugin.id,
              "status": plugin.status, "pid": plugin.pid},
@@ -154,5 +146,5 @@ class LifecycleRoutes:
         except InstallError as exc:
             raise ApiError(409, "uninstall_failed", str(exc), plugin_id=plugin_id) from None
         except SupervisorError as exc:
-            raise ApiError(503, "supervisor_unavailable", str(exc), plugin_id=plugin_id) from None
+            raise from_exception(exc, plugin_id) from None
         return JSONResponse({"success": True, "message": f"uninstalled {plugin_id}"})

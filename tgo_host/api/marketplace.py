@@ -24,7 +24,7 @@ from ..marketplace.sources import SourceError, fetch_info
 from ..model import ValidationError, parse_body
 from .bodies import read_body, read_json
 from .storegate import require_store
-from .errors import ApiError, JSONResponse
+from .errors import ApiError, JSONResponse, from_exception, invalid_body
 from .installed import installed_plugins
 from .rendering import project_of
 from .guard import control_route
@@ -104,7 +104,7 @@ class MarketplaceRoutes:
         try:
             config = await fetch_info(body.url, settings)
         except SourceError as exc:
-            raise ApiError(400, "fetch_failed", str(exc), path="url") from None
+            raise from_exception(exc, path="url") from None
         return JSONResponse(as_json(config))
 
     async def install_request(self, request: Request) -> PluginInstallRequest:
@@ -112,7 +112,7 @@ class MarketplaceRoutes:
         try:
             return parse_body(data, PluginInstallRequest)
         except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+            raise invalid_body(exc) from None
 
     async def install_stream(self, request: Request) -> EventStream:
         body = await self.install_request(request)
@@ -142,7 +142,7 @@ class MarketplaceRoutes:
         try:
             body = parse_body(data, UpgradeRequest)
         except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+            raise invalid_body(exc) from None
         await require_store(self.host)
         return EventStream(lambda emit: marketplace.upgrade(plugin_id, body.latest_config, emit))
 
@@ -151,13 +151,13 @@ class MarketplaceRoutes:
         try:
             body = parse_body(data, PluginInstallRequest)
         except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"invalid request body: {exc}", path=exc.path or "body") from None
+            raise invalid_body(exc) from None
         marketplace = self.marketplace
         await require_store(self.host)
         try:
             plugin = await marketplace.install(body, lambda stage, message: None)
         except InstallFailed as exc:
-            raise ApiError(400, "install_failed", str(exc), plugin_id=body.id) from None
+            raise from_exception(exc, body.id) from None
         return JSONResponse(self.installed_item(plugin.id))
 
     def installed_item(self, plugin_id: str) -> dict[str, Any]:

@@ -139,7 +139,7 @@ class RenderingRoutes:
         try:  # a click on a button the tgo-web profile made: the event of the template it stands for
             params = restore_event(params)
         except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"{exc.path}: {exc.reason}", path=exc.path) from None
+            raise from_exception(exc, message=f"{exc.path}: {exc.reason}") from None
         warnings: list[FixUp] = []
         action = await self._call(
             plugin_id, self.dispatcher.event(plugin_id, extension, params, project, warnings=warnings)

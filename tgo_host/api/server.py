@@ -12,6 +12,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from ..errors import HostError
 from .app import build_app
 
 log = logging.getLogger("tgo_host.api")
@@ -25,8 +26,10 @@ def parse_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class HttpBindError(Exception):
+class HttpBindError(HostError):
     """The HTTP API cannot listen on ``http_addr``; the message is the cause, in words."""
+
+    kind = "http_bind_failed"
 
     #: The setting at fault, for the one-line start-up error.
     setting = "http_addr"

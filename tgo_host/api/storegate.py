@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..marketplace.store import StoreError
-from .errors import ApiError
+from .errors import ApiError, from_exception
 
 
 async def require_store(host: Any) -> None:
@@ -25,9 +25,5 @@ async def require_store(host: Any) -> None:
 
 def store_error(exc: StoreError) -> ApiError:
     """The answer for a store failure: 503 while the database is unreachable, else 500, naming the cause."""
-    from ..marketplace.pgstore import StoreUnavailable
-
-    if isinstance(exc, StoreUnavailable):
-        return ApiError(503, "store_unavailable", f"installed-plugin store unavailable: {exc}",
-                        headers={"Retry-After": "5"})
-    return ApiError(500, "store_error", f"installed-plugin store failed: {exc}")
+    what = "unavailable" if exc.retry_after is not None else "failed"  # StoreUnavailable passes
+    return from_exception(exc, message=f"installed-plugin store {what}: {exc}")

@@ -20,14 +20,17 @@ from typing import Callable
 
 import trio
 
+from ..errors import HostError
 from ..plugins.launch import launch
 from .models import BuildConfig, GoConfig, NodeConfig, PythonConfig
 
 TAIL = 8  # output lines quoted in a failure
 
 
-class BuildError(Exception):
+class BuildError(HostError):
     """A clone or build step that failed (the message names the step and quotes its output)."""
+
+    kind = "build_failed"
 
 
 def require_tool(name: str, language: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import trio
 import yaml
 
+from ..errors import HostError
 from ..plugins.manifest import ManifestError, load_manifest
 from ..plugins.installing import remove_plugin_files
 from ..plugins.managed import ManagedPlugin
@@ -51,8 +52,11 @@ SHOWN_LINES = 20  # build output lines per step shown in the stream (all of them
 CLEANUP_TIMEOUT = 30.0
 
 
-class InstallFailed(Exception):
+class InstallFailed(HostError):
     """An install or upgrade that did not complete (nothing of it is left behind)."""
+
+    kind = "install_failed"
+    status_hint = 400
 
 
 def install_type(config: PluginConfig) -> str:

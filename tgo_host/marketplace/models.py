@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ..errors import HostError
 from ..model import ValidationError, structure, unstructure
 from ..model.fields import model
 from ..plugins.manifest import EnvMap, Text
@@ -115,8 +116,10 @@ class UpgradeRequest:
     latest_config: PluginConfig | None = None
 
 
-class ConfigError(Exception):
+class ConfigError(HostError):
     """A plugin config that cannot be used; ``path`` is the field path (``build.language``)."""
+
+    kind = "invalid_plugin_config"
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"{path}: {reason}" if path else reason)

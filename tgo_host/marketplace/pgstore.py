@@ -70,6 +70,10 @@ _INDEX = f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_plugin_id ON {TABLE} (plugin_id
 class StoreUnavailable(StoreError):
     """The database cannot be reached now (the message says why and when the next attempt is)."""
 
+    kind = "store_unavailable"
+    status_hint = 503
+    retry_after = 5
+
 
 def libpq_url(url: str) -> str:
     """``postgresql+asyncpg://…`` (SQLAlchemy's form) or ``postgres://…`` → a libpq ``postgresql://…`` URL."""

@@ -25,14 +25,18 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import yaml
 
+from ..errors import HostError
 from ..settings import Settings
 from .models import ConfigError, GitSource, PluginConfig, plugin_config
 
 MANIFEST_NAMES = ("plugin.yml", "plugin.yaml")
 
 
-class SourceError(Exception):
+class SourceError(HostError):
     """A URL that is not allowed, cannot be fetched or holds no usable manifest (the message says which)."""
+
+    kind = "fetch_failed"
+    status_hint = 400
 
 
 # -- the install-source check ---------------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Any, Callable, Protocol, TypeVar
 import attrs
 import trio
 
+from ..errors import HostError
+
 T = TypeVar("T")
 
 #: ``status`` values a record can have. ``installing``: files are being put in place (a record
@@ -67,8 +69,11 @@ COLUMNS = tuple(f.name for f in attrs.fields(InstalledRecord))
 JSON_COLUMNS = ("source_config", "build_config", "runtime_config")
 
 
-class StoreError(Exception):
+class StoreError(HostError):
     """The store could not be read or written (the message names the file and the operation)."""
+
+    kind = "store_error"
+    status_hint = 500
 
 
 class InstalledStore(Protocol):

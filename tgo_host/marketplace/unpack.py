@@ -17,11 +17,15 @@ import stat
 import tarfile
 import zipfile
 
+from ..errors import HostError
+
 CHUNK = 1024 * 1024
 
 
-class UnpackError(Exception):
+class UnpackError(HostError):
     """An archive that is not unpacked: the message names the archive, the entry and the reason."""
+
+    kind = "unpack_failed"
 
 
 def archive_kind(name: str) -> str | None:

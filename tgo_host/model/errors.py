@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-class ValidationError(ValueError):
-    """Input that does not fit the model.
+from ..errors import HostError
+
+
+class ValidationError(HostError, ValueError):
+    """Input that does not fit the model (``invalid_request``, 422, naming ``path`` in an HTTP error body).
 
     ``path`` locates the first bad value (``"capabilities[1].type"``,
     ``"data.items[0].label"``; ``""`` for the root) and ``reason`` says what is
@@ -15,6 +19,12 @@ class ValidationError(ValueError):
         super().__init__(f"{path}: {reason}" if path else reason)
         self.path = path
         self.reason = reason
+
+    kind = "invalid_request"
+    status_hint = 422
+
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"path": self.path}
 
     def __reduce__(self):
         return (type(self), (self.path, self.reason))

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
+from ..errors import HostError
 from .manifest import Manifest, ManifestError
 
 #: Environment variables an installed plugin's manifest may not set (compared upper-cased).
@@ -38,9 +40,21 @@ PYTHON_NAMES = ("python", "python3")
 class ManifestNotAllowed(ManifestError):
     """An installed plugin's manifest asks for something outside its directory (or a forbidden variable)."""
 
+    kind = "manifest_not_allowed"
+    status_hint = 403
 
-class SourceNotAllowed(Exception):
-    """An install source outside every entry of ``install_sources``."""
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"field": self.field, "file": self.file}
+
+
+class SourceNotAllowed(HostError):
+    """An install source outside every entry of ``install_sources`` (the setting it names)."""
+
+    kind = "install_source_not_allowed"
+    status_hint = 403
+
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"setting": "install_sources"}
 
 
 def _inside(path: str, root: str) -> bool:

@@ -22,6 +22,7 @@ import attrs
 import outcome
 import trio
 
+from ..errors import HostError
 from ..model import (
     FixUp,
     Template,
@@ -44,7 +45,7 @@ from ..model import (
 from ..model.depth import check_depth, check_size
 from ..model.errors import join_path
 from ..wire.bulk import run_bulk
-from ..wire.errors import InvalidResponse, RemoteError, RequestTimeout, RpcFailure
+from ..wire.errors import InvalidResponse, RemoteError, RpcFailure
 from .fixup_report import FixUpReport
 from .registry import Registry
 from .session import PluginSession, call_each
@@ -60,21 +61,33 @@ INLINE_VALIDATION_NODES = 2000
 DEFAULT_EXTENSION_ORDER = ("chat_toolbar", "visitor_panel")
 
 
-class PluginNotFound(Exception):
+class PluginNotFound(HostError):
     """No registered plugin with this id is visible to the caller."""
+
+    kind = "plugin_not_found"
+    status_hint = 404
 
     def __init__(self, plugin_id: str) -> None:
         super().__init__(f"plugin {plugin_id!r} is not connected")
         self.plugin_id = plugin_id
 
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"plugin_id": self.plugin_id}
 
-class CapabilityMissing(Exception):
+
+class CapabilityMissing(HostError):
     """The plugin did not register the capability this call needs."""
+
+    kind = "capability_not_found"
+    status_hint = 404
 
     def __init__(self, plugin_id: str, capability: str) -> None:
         super().__init__(f"plugin {plugin_id!r} has no {capability} capability")
         self.plugin_id = plugin_id
         self.capability = capability
+
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"plugin_id": self.plugin_id}
 
 
 class InvalidResult(InvalidResponse):
@@ -84,6 +97,9 @@ class InvalidResult(InvalidResponse):
         super().__init__(peer, f"{peer} returned an invalid result for {method!r}: {error}")
         self.method = method
         self.validation = str(error)
+
+    def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
+        return {"plugin_id": plugin_id, "validation": self.validation}
 
 
 @attrs.define
@@ -100,7 +116,7 @@ class Panel:
 class PanelError:
     plugin_id: str
     title: str
-    error: str  # "timeout" | "plugin_error" | "invalid_result" | "disconnected" | "busy"
+    error: str  # the failure's RpcFailure.outcome: "timeout" | "plugin_error" | "invalid_result" | "disconnected" | "busy"
     message: str
     code: int | None = None
     data: Any = None
@@ -112,19 +128,6 @@ class FanOut:
     errors: list[PanelError]
 
 
-def error_kind(exc: RpcFailure) -> str:
-    """A short, stable name for a failure, used in fan-out errors and metrics."""
-    if isinstance(exc, RequestTimeout):
-        return "timeout"
-    if isinstance(exc, RemoteError):
-        return "plugin_error"
-    if isinstance(exc, InvalidResponse):
-        return "invalid_result"
-    if type(exc).__name__ == "Busy":
-        return "busy"
-    return "disconnected"
-
-
 Observer = Callable[[str, str, str, float], None]
 
 
@@ -132,7 +135,8 @@ class Dispatcher:
     """Render/event/config/tool calls to plugins in ``registry``.
 
     ``observe(plugin_id, method, outcome, seconds)`` is called after every
-    call (for metrics); ``outcome`` is ``"ok"`` or an :func:`error_kind`.
+    call (for metrics); ``outcome`` is ``"ok"`` or the failure's
+    :attr:`~tgo_host.wire.errors.RpcFailure.outcome`.
     """
 
     def __init__(
@@ -212,7 +216,7 @@ class Dispatcher:
                     warnings.extend(fixups)
             return value
         except RpcFailure as exc:
-            kind = error_kind(exc)
+            kind = exc.outcome
             log.warning("%s failed (%s): %s", method, kind, exc.message)
             raise
         finally:
@@ -303,7 +307,7 @@ class Dispatcher:
             except RpcFailure as exc:
                 code = exc.code if isinstance(exc, RemoteError) else None
                 data = exc.data if isinstance(exc, RemoteError) else None
-                outcomes[index] = PanelError(plugin_id, title, error_kind(exc), exc.message, code, data)
+                outcomes[index] = PanelError(plugin_id, title, exc.outcome, exc.message, code, data)
             else:
                 outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui, warnings)
         return FanOut(

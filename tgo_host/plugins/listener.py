@@ -23,6 +23,7 @@ from typing import Awaitable, Callable
 
 import trio
 
+from ..errors import HostError
 from ..wire.framing import encode_frame
 from ..wire.messages import SERVER_ERROR, ErrorObject, encode_error
 from .peer import PeerInfo, tcp_peer, unix_peer
@@ -37,8 +38,10 @@ ACCEPT_BACKOFF = 0.1
 ConnectionHandler = Callable[[trio.SocketStream, PeerInfo], Awaitable[None]]
 
 
-class SocketPathError(Exception):
+class SocketPathError(HostError):
     """The plugin socket cannot be created at the configured path (the message says why)."""
+
+    kind = "socket_path_unusable"
 
     #: The setting at fault, for the one-line start-up error.
     setting = "socket_path"
@@ -46,6 +49,8 @@ class SocketPathError(Exception):
 
 class DevListenerError(SocketPathError):
     """The TCP debug listener cannot be opened (the message says why)."""
+
+    kind = "dev_listener_unusable"
 
     setting = "dev_tcp_addr"
 

@@ -38,6 +38,7 @@ from typing import Any, Literal, NamedTuple, NewType
 import attrs
 import yaml
 
+from ..errors import HostError
 from ..model import ValidationError, structure
 from ..model.converter import converter
 from ..model.fields import model
@@ -47,11 +48,14 @@ MANIFEST_FILES = ("plugin.yml", "plugin.json")
 LANGUAGES = ("python", "nodejs", "go", "binary")
 
 
-class ManifestError(Exception):
+class ManifestError(HostError):
     """A manifest that cannot be used: names the file, the field path and the reason.
 
     ``str(error)`` reads ``"/plugins/x/plugin.yml: build.language: must be one of ..."``.
     """
+
+    kind = "invalid_manifest"
+    status_hint = 422
 
     def __init__(self, file: str, field: str, reason: str) -> None:
         super().__init__(f"{file}: {field}: {reason}" if field else f"{file}: {reason}")

@@ -14,6 +14,8 @@ import bisect
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..errors import HostError
+
 if TYPE_CHECKING:
     from .session import PluginSession
 
@@ -22,8 +24,10 @@ log = logging.getLogger("tgo_host.registry")
 Listener = Callable[[str, "PluginSession"], None]
 
 
-class DuplicatePlugin(Exception):
+class DuplicatePlugin(HostError):
     """A plugin id is already registered by a live connection."""
+
+    kind = "duplicate_plugin"
 
     def __init__(self, plugin_id: str, existing: "PluginSession") -> None:
         super().__init__(

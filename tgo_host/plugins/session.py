@@ -29,6 +29,7 @@ import outcome
 import trio
 
 from .. import __version__
+from ..errors import HostError
 from ..model import FixUp, ValidationError, collecting, parse_register
 from ..model.depth import check_depth
 from ..settings import Settings
@@ -44,8 +45,10 @@ from .registry import DuplicatePlugin, Registry
 log = logging.getLogger("tgo_host.session")
 
 
-class RegistrationRefused(Exception):
-    """Raised by a registration check to refuse a plugin with a JSON-RPC error."""
+class RegistrationRefused(HostError):
+    """Raised by a registration check to refuse a plugin with a JSON-RPC error (``code``)."""
+
+    kind = "registration_refused"
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""What the supervisor and plugin installing raise: one base, :class:`SupervisorError`.
+"""What the supervisor and plugin installing raise: one base, :class:`SupervisorError` (a ``HostError``).
 
 ::
 
@@ -10,13 +10,21 @@
 
 from __future__ import annotations
 
+from ..errors import HostError
 
-class SupervisorError(Exception):
+
+class SupervisorError(HostError):
     """An operation on launched plugins that cannot be done (the message says why)."""
+
+    kind = "supervisor_unavailable"
+    status_hint = 503
 
 
 class UnknownPlugin(SupervisorError, LookupError):
     """No launched plugin has this id."""
+
+    kind = "plugin_not_managed"
+    status_hint = 404
 
     def __init__(self, plugin_id: str) -> None:
         super().__init__(f"unknown plugin {plugin_id!r}: not a plugin the host launches")
@@ -29,6 +37,12 @@ class UnknownPlugin(SupervisorError, LookupError):
 class InstallError(SupervisorError):
     """A directory could not be installed (or a plugin uninstalled)."""
 
+    kind = "install_failed"
+    status_hint = 409
+
 
 class InstallSourceError(InstallError):
     """The directory to install does not exist, or holds no plugin manifest (the caller's mistake)."""
+
+    kind = "invalid_request"
+    status_hint = 422

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import struct
 
+from ..errors import HostError
+
 HEADER = struct.Struct(">I")
 HEADER_SIZE = HEADER.size
 DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 
-class FrameTooLarge(Exception):
+class FrameTooLarge(HostError):
     """A peer announced a frame longer than the configured limit."""
+
+    kind = "frame_too_large"
 
     def __init__(self, announced: int, limit: int) -> None:
         super().__init__(f"frame of {announced} bytes exceeds the limit of {limit} bytes")

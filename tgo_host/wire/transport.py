@@ -20,6 +20,7 @@ from typing import Callable
 import trio
 from trio_jsonrpc.transport import BaseTransport, TransportClosed
 
+from ..errors import HostError
 from .budget import BufferBudget
 from .framing import DEFAULT_MAX_FRAME_BYTES, HEADER, FrameDecoder, FrameTooLarge
 
@@ -27,12 +28,16 @@ RECEIVE_CHUNK = 256 * 1024
 __all__ = ["BufferBudgetExceeded", "FramedTransport", "FrameTooLarge", "PartialFrameStalled", "SendBufferFull", "TransportClosed"]
 
 
-class PartialFrameStalled(Exception):
+class PartialFrameStalled(HostError):
     """The peer sent part of a frame and then nothing for too long."""
 
+    kind = "partial_frame_stalled"
 
-class SendBufferFull(Exception):
+
+class SendBufferFull(HostError):
     """The peer stopped reading: queued outgoing bytes passed the limit (its own, or the host's budget)."""
+
+    kind = "send_buffer_full"
 
 
 class BufferBudgetExceeded(TransportClosed):
