@@ -34,6 +34,7 @@ order matters:
     ├── plugins.session.RegistrationRefused            registration_refused        (register refused: its code)
     ├── plugins.listener.SocketPathError               socket_path_unusable        (start-up)
     │   └── DevListenerError                           dev_listener_unusable       (start-up)
+    ├── plugins.listener.ListenerFailed (an OSError)   listener_failed             (accepting stops: exit 1)
     ├── plugins.manifest.ManifestError                 invalid_manifest            422
     │   └── plugins.confinement.ManifestNotAllowed     manifest_not_allowed        403
     ├── plugins.confinement.SourceNotAllowed           install_source_not_allowed  403
@@ -49,7 +50,8 @@ order matters:
     ├── marketplace.installer.InstallFailed            install_failed              400
     ├── marketplace.store.StoreError                   store_error                 500
     │   └── marketplace.pgstore.StoreUnavailable       store_unavailable           503, Retry-After: 5
-    └── api.server.HttpBindError                       http_bind_failed            (start-up)
+    ├── api.server.HttpBindError                       http_bind_failed            (start-up)
+    └── api.http1.ClientGone (an OSError)              client_gone                 (the HTTP client went away)
 
 This module imports nothing of tgo-host: it is below ``wire`` in the import order.
 """

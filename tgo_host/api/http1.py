@@ -53,6 +53,8 @@ import attrs
 import h11
 import trio
 
+from ..errors import HostError
+
 log = logging.getLogger("tgo_host.api.http")
 
 Scope = MutableMapping[str, Any]
@@ -87,8 +89,10 @@ class HttpLimits:
     drain_timeout: float = 10.0  # in-flight requests may run this long after ``stopping``
 
 
-class ClientGone(OSError):
+class ClientGone(HostError, OSError):
     """Raised by ``send`` when the client is gone (closed, reset, or not reading within ``write_timeout``)."""
+
+    kind = "client_gone"
 
 
 def plain_error_body(status: int, message: str) -> tuple[bytes, bytes]:

@@ -55,11 +55,13 @@ class DevListenerError(SocketPathError):
     setting = "dev_tcp_addr"
 
 
-class ListenerFailed(OSError):
+class ListenerFailed(HostError, OSError):
     """``accept`` failed with an error retrying cannot fix: the listener is broken.
 
     Keeps the ``errno`` of the failure; the message names the listener.
     """
+
+    kind = "listener_failed"
 
 
 def _check_existing(path: str) -> None:
