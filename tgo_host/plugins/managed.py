@@ -94,6 +94,7 @@ class ManagedPlugin:
         self._policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
         self._run_lines = 0  # output lines of the current run
         self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
+        self._output_log = logging.getLogger(f"tgo_host.plugin.{self.id}")
 
     @property
     def status(self) -> PluginStatus:
@@ -123,9 +124,10 @@ class ManagedPlugin:
         }
 
     def output_line(self, line: str) -> None:
-        """One line of the current run's output (kept in :attr:`logs`)."""
+        """One line of the current run's output: kept in :attr:`logs`, logged to ``tgo_host.plugin.<id>``."""
         self.logs.append(line)
         self._run_lines += 1
+        self._output_log.info("[%s] %s", self.id, line)
 
     def run_output_tail(self, limit: int) -> list[str]:
         """The last ``limit`` output lines of the current run (fewer if it wrote fewer)."""

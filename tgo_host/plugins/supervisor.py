@@ -51,7 +51,9 @@ from .launch import LaunchedProcess, launch
 from .installing import check_source, copy_plugin, is_managed, launchable, managed_root, remove_plugin_files
 from .managed import ManagedPlugin, PluginStatus, StatusSnapshot, now_iso
 from .manifest import Manifest, ManifestError
-from .processes import describe_exit, kill_leftovers, same_process_group, signal_group
+from .process_watch import KILL_WAIT as KILL_WAIT
+from .process_watch import plugin_env, watch_to_exit
+from .processes import describe_exit, same_process_group, signal_group
 from .restart_policy import GiveUp, RestartPolicy
 from .stale import PluginRecords, state_file_for, stop_stale_plugins
 from .supervisor_errors import InstallError as InstallError
@@ -66,10 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tgo_host.supervisor")
 
 TERM_WAIT = 2.0  # seconds between SIGTERM and SIGKILL
-KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
-OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
 ERROR_TAIL = 10  # output lines quoted in last_error
-MAX_LINE = 8192  # longer output lines are split
 # A spawn failing with one of these is a shortage that passes (fds, processes, memory): retried
 # with the normal back-off, never a reason for status "error".
 TRANSIENT_SPAWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
@@ -502,11 +501,7 @@ class Supervisor:
 
     async def _spawn(self, plugin: ManagedPlugin) -> LaunchedProcess:
         argv, cwd, extra_env = plugin.manifest.command()
-        env = dict(os.environ)
-        env.pop("NOTIFY_SOCKET", None)  # systemd's socket is the host's, not the plugins'
-        env.setdefault("PYTHONUNBUFFERED", "1")  # output lines as they are written
-        env["TGO_SOCKET_PATH"] = os.path.abspath(self.settings.socket_path)  # plugins run in their own cwd
-        env.update(extra_env)
+        env = plugin_env(self.settings.socket_path, extra_env)
         plugin.set_status(PluginStatus.STARTING)
         plugin.registered = False
         plugin.session = None
@@ -521,70 +516,26 @@ class Supervisor:
         return proc
 
     async def _watch(self, plugin: ManagedPlugin, proc: LaunchedProcess) -> int:
-        """Read the output of ``proc`` until it exits; returns its exit status.
-
-        Cancelled: the process group is killed and reaped before this returns.
-        """
+        """Watch ``proc`` to its exit (:func:`.process_watch.watch_to_exit`); returns its exit status."""
         try:
             async with trio.open_nursery() as nursery:
-                assert proc.stdout is not None and proc.stderr is not None
-                nursery.start_soon(self._read_output, plugin, proc.stdout)
-                nursery.start_soon(self._read_output, plugin, proc.stderr)
-                registration = trio.CancelScope()
-                nursery.start_soon(self._watch_registration, plugin, proc, registration)
-                returncode = await proc.wait()
-                registration.cancel()
-                kill_leftovers(plugin.id, proc)  # children that outlived it would hold the pipes
-                nursery.cancel_scope.deadline = trio.current_time() + OUTPUT_DRAIN
+                nursery.start_soon(self._registration_deadline, plugin, proc)
+                returncode = await watch_to_exit(proc, plugin.id, plugin.output_line)
+                nursery.cancel_scope.cancel()
             return returncode
         finally:
-            with trio.CancelScope(shield=True):
-                if proc.returncode is None:
-                    signal_group(proc, signal.SIGKILL)
-                    with trio.move_on_after(KILL_WAIT):
-                        await proc.wait()
-                    kill_leftovers(plugin.id, proc)
-                for stream in (proc.stdout, proc.stderr):
-                    await stream.aclose()
             if proc.returncode is not None:
                 self._records.remove(plugin.id, proc.pid)
             if plugin.process is proc:
                 plugin.process = None
 
-    async def _watch_registration(self, plugin: ManagedPlugin, proc: LaunchedProcess, scope: trio.CancelScope) -> None:
-        with scope:
-            await trio.sleep(self.settings.register_timeout)
-            if plugin.process is proc and plugin.status is PluginStatus.STARTING:
-                plugin.set_status(PluginStatus.RUNNING)
-                log.warning("plugin %s (pid %d) has not registered within %g s", plugin.id, proc.pid,
-                            self.settings.register_timeout)
-
-    async def _read_output(self, plugin: ManagedPlugin, stream: trio.abc.ReceiveStream) -> None:
-        logger = logging.getLogger(f"tgo_host.plugin.{plugin.id}")
-        pending = b""
-        try:
-            while True:
-                chunk = await stream.receive_some(65536)
-                if not chunk:
-                    break
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._output_line(plugin, logger, line)
-                while len(pending) > MAX_LINE:
-                    self._output_line(plugin, logger, pending[:MAX_LINE])
-                    pending = pending[MAX_LINE:]
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
-        finally:
-            if pending:
-                self._output_line(plugin, logger, pending)
-
-    @staticmethod
-    def _output_line(plugin: ManagedPlugin, logger: logging.Logger, raw: bytes) -> None:
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        plugin.output_line(line)
-        logger.info("[%s] %s", plugin.id, line)
+    async def _registration_deadline(self, plugin: ManagedPlugin, proc: LaunchedProcess) -> None:
+        """A process still starting after ``register_timeout`` counts as running (with a warning)."""
+        await trio.sleep(self.settings.register_timeout)
+        if plugin.process is proc and proc.returncode is None and plugin.status is PluginStatus.STARTING:
+            plugin.set_status(PluginStatus.RUNNING)
+            log.warning("plugin %s (pid %d) has not registered within %g s", plugin.id, proc.pid,
+                        self.settings.register_timeout)
 
     # -- internals: registration matching --------------------------------------------
 
