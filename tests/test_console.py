@@ -31,7 +31,7 @@ import trio
 from conftest import EXAMPLES, PLUGINS, ROOT, wait_registered
 from tgo_host.api.console import ClientQueue
 from tgo_host.api.server import http_service
-from tgo_host.plugins.auth import RegistrationPolicy, mint_dev_token
+from tgo_host.plugins.auth import GLOBAL, Grant, RegistrationPolicy, mint_dev_token
 from tgo_host.host import Host
 from tgo_host.settings import Settings
 
@@ -59,9 +59,10 @@ def scope_test_plugins(session, params):
     """Registration hook: test-only plugins live in their own projects."""
     plugin_id = params.id or ""
     if plugin_id.startswith("test.xss"):
-        session.project_id = "xss"
-    elif plugin_id.startswith("test.victim"):
-        session.project_id = "victim"
+        return Grant(project_id="xss")
+    if plugin_id.startswith("test.victim"):
+        return Grant(project_id="victim")
+    return GLOBAL
 
 
 # ---------------------------------------------------------------- no browser needed
@@ -251,8 +252,9 @@ class HostThread:
                 policy = RegistrationPolicy(self.secret)
 
                 def check(session, params):
-                    policy(session, params)
-                    scope_test_plugins(session, params)
+                    granted = policy(session, params)
+                    scoped = scope_test_plugins(session, params)
+                    return Grant(scoped.project_id, granted.dev_mode) if scoped.project_id else granted
 
             self.host = Host(self.settings, services=[http_service], check_registration=check)
             if self.supervise:

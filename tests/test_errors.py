@@ -11,7 +11,7 @@ from tgo_host.marketplace.pgstore import StoreUnavailable
 from tgo_host.model import ValidationError
 from tgo_host.plugins.confinement import ManifestNotAllowed, SourceNotAllowed
 from tgo_host.plugins.dispatch import CapabilityMissing, InvalidResult, PluginNotFound
-from tgo_host.plugins.session import RegistrationRefused
+from tgo_host.plugins.auth import RegistrationRefused
 from tgo_host.plugins.supervisor import InstallError, SupervisorError, UnknownPlugin
 from tgo_host.wire.errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout, RpcFailure
 

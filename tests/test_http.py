@@ -9,12 +9,14 @@ import trio
 from conftest import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
+from tgo_host.plugins.auth import GLOBAL, Grant
 
 
 def bind_projects(session, params):
     """Test registration hook: ids starting with 'projA.' are bound to project A."""
     if params.id and params.id.startswith("projA."):
-        session.project_id = "A"
+        return Grant(project_id="A")
+    return GLOBAL
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ order matters:
     ├── plugins.dispatch.PluginNotFound                plugin_not_found            404
     ├── plugins.dispatch.CapabilityMissing             capability_not_found        404
     ├── plugins.registry.DuplicatePlugin               duplicate_plugin            (register refused)
-    ├── plugins.session.RegistrationRefused            registration_refused        (register refused: its code)
+    ├── plugins.auth.RegistrationRefused               registration_refused        (register refused: its code)
     ├── plugins.listener.SocketPathError               socket_path_unusable        (start-up)
     │   └── DevListenerError                           dev_listener_unusable       (start-up)
     ├── plugins.listener.ListenerFailed (an OSError)   listener_failed             (accepting stops: exit 1)

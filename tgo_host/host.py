@@ -32,14 +32,23 @@ from __future__ import annotations
 import logging
 import signal
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import trio
 
 from . import notify
 from .memory import return_memory_after_bursts
 from .plugins.dispatch import Dispatcher
-from .plugins.auth import PERMISSION_DENIED, RegistrationPolicy, peer_allowed
+from .model import RegisterParams
+from .plugins.auth import (
+    PERMISSION_DENIED,
+    Applicant,
+    Grant,
+    RegistrationCheck,
+    RegistrationPolicy,
+    RegistrationRefused,
+    peer_allowed,
+)
 from .plugins.listener import (
     bind_unix_listener,
     open_dev_tcp_listener,
@@ -52,10 +61,13 @@ from .plugins.fds import connection_budget, raise_fd_limit
 from .plugins.pending import PendingPool
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
-from .plugins.session import PluginSession, RegistrationRefused
+from .plugins.session import PluginSession
 from .wire.budget import BufferBudget
 from .wire.messages import SERVER_ERROR
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .plugins.supervisor import Supervisor
 
 log = logging.getLogger("tgo_host")
 
@@ -79,19 +91,19 @@ class Host:
         settings: Settings,
         *,
         services: list[Service] | None = None,
-        check_registration: Any = None,
+        check_registration: RegistrationCheck | None = None,
         secret: str | None = None,
-        supervisor: Any = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.settings = settings
         self.supervisor = supervisor
-        self.registry = Registry()
+        self.registry: Registry[PluginSession] = Registry()
         self.dispatcher = Dispatcher(self.registry)
         self.services = list(services or [])
-        self.registration_policy = check_registration or RegistrationPolicy(
+        self.registration_policy: RegistrationCheck = check_registration or RegistrationPolicy(
             secret, max_ttl=settings.dev_token_max_ttl
         )
-        self.reserved_ids = ReservedIds(lambda: self.supervisor)
+        self.reserved_ids = ReservedIds(lambda: self.supervisor, self.registry)
         self.stopping = trio.Event()
         self.http_binds: list[str] = []
         self.http_token: str | None = None  # bearer token required by the HTTP API, when set
@@ -218,14 +230,16 @@ class Host:
         log.info("plugin connections: at most %d registered, %d waiting to register per listener (open file limit %d)",
                  self.max_connections, settings.max_pending_connections, fd_limit)
 
-    def check_registration(self, session: PluginSession, params: Any) -> None:
-        """Who may register: the registration policy (dev tokens), the ids reserved for launched plugins, the limit."""
-        self.registration_policy(session, params)
-        self.reserved_ids(session, params)
+    def check_registration(self, applicant: Applicant, params: RegisterParams) -> Grant:
+        """Who may register: the registration policy (dev tokens: what it grants), the ids reserved
+        for launched plugins, the limit."""
+        grant = self.registration_policy(applicant, params)
+        self.reserved_ids(applicant, params)
         if len(self.registry) >= self.max_connections and not any(
             s.plugin_id == params.id for s in self.registry.all_sessions()
         ):
             raise RegistrationRefused(SERVER_ERROR, f"host is at its limit of {self.max_connections} plugin connections")
+        return grant
 
     def _burst_drained(self) -> bool:
         """Whether many connections closed, or buffered bytes fell far from their peak, since the last check."""

@@ -31,6 +31,8 @@ import trio
 import yaml
 
 from ..errors import HostError
+from ..model import RegisterParams
+from ..plugins.auth import Applicant, Grant
 from ..plugins.manifest import ManifestError, load_manifest
 from ..plugins.installing import remove_plugin_files
 from ..plugins.managed import ManagedPlugin
@@ -98,11 +100,13 @@ class Marketplace:
         record = self.records.get(plugin_id)
         return record.project_id if record is not None else None
 
-    def bind_registration(self, session: Any, params: Any) -> None:
-        """Registration hook: a connection registering as an installed plugin's id joins its project."""
-        project = self.project_of(getattr(params, "id", None) or "")
-        if project and not session.is_dev_mode:
-            session.project_id = project
+    def bind_registration(self, grant: Grant, params: RegisterParams) -> Grant:
+        """``grant``, except that a connection registering as an installed plugin's id joins its
+        project (a dev-mode plugin keeps its token's)."""
+        project = self.project_of(params.id or "")
+        if project and not grant.dev_mode:
+            return Grant(project_id=project)
+        return grant
 
     def attach(self, host: Any) -> None:
         """Wire into ``host``: ``host.marketplace``, restore before launches, project binding at registration."""
@@ -110,9 +114,8 @@ class Marketplace:
         self.supervisor.before_launch = self.restore
         check = host.check_registration
 
-        def check_and_bind(session: Any, params: Any) -> None:
-            check(session, params)
-            self.bind_registration(session, params)
+        def check_and_bind(applicant: Applicant, params: RegisterParams) -> Grant:
+            return self.bind_registration(check(applicant, params), params)
 
         host.check_registration = check_and_bind
 

@@ -1,5 +1,14 @@
 """Who may register: dev tokens for TCP debug connections, uid/gid allow-lists for the Unix socket.
 
+A :class:`RegistrationCheck` looks at the registering connection (an
+:class:`Applicant`) and its ``register`` params and returns what it grants,
+a :class:`Grant` (the project the plugin is bound to, dev mode), or raises
+:class:`RegistrationRefused` with the JSON-RPC error the plugin gets. The
+session applies the grant; no check writes into a session. The host's check
+(``Host.check_registration``) chains :class:`RegistrationPolicy`, the ids
+reserved for launched plugins (``identity.py``), the connection limit and the
+marketplace's project binding.
+
 A dev token is an HS256 JWT signed with the host's secret, carrying
 ``type: "plugin_dev"``, ``project_id``, ``user_id`` and ``exp``. A plugin
 registering over TCP must present a valid one; it is then bound to the
@@ -10,19 +19,57 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
+import attrs
 import jwt
 
+from ..errors import HostError
+from ..model import RegisterParams
 from ..wire.messages import AUTH_FAILED
 from .peer import PeerInfo
 from .printable import unprintable_reason
-from .session import PluginSession, RegistrationRefused
 
 log = logging.getLogger("tgo_host.auth")
 
 TOKEN_TYPE = "plugin_dev"
 PERMISSION_DENIED = -32002
+
+
+class RegistrationRefused(HostError):
+    """Raised by a registration check to refuse a plugin with a JSON-RPC error (``code``)."""
+
+    kind = "registration_refused"
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen
+class Grant:
+    """What a registration check grants: the project the plugin is bound to (None: global), dev mode."""
+
+    project_id: str | None = None
+    dev_mode: bool = False
+
+
+#: The grant of a plain registration: a global plugin, not in dev mode.
+GLOBAL = Grant()
+
+
+class Applicant(Protocol):
+    """What a registration check may look at of the registering connection."""
+
+    @property
+    def peer(self) -> PeerInfo: ...
+
+
+class RegistrationCheck(Protocol):
+    """Returns what ``applicant`` registering with ``params`` is granted; raises :class:`RegistrationRefused`."""
+
+    def __call__(self, applicant: Applicant, params: RegisterParams) -> Grant: ...
 
 
 def mint_dev_token(secret: str, project_id: str, user_id: str, ttl_seconds: float, *, now: float | None = None) -> str:
@@ -85,15 +132,14 @@ class RegistrationPolicy:
         self.secret = secret
         self.max_ttl = max_ttl
 
-    def __call__(self, session: PluginSession, params: Any) -> None:
-        if session.peer.transport != "tcp":
-            return
+    def __call__(self, applicant: Applicant, params: RegisterParams) -> Grant:
+        if applicant.peer.transport != "tcp":
+            return GLOBAL
         if not self.secret:
             raise RegistrationRefused(AUTH_FAILED, "Authentication failed: the host has no secret configured for dev tokens")
         claims = verify_dev_token(self.secret, params.dev_token, self.max_ttl)
-        session.project_id = claims["project_id"]
-        session.is_dev_mode = True
-        log.info("dev plugin from %s authenticated: project=%s user=%s", session.peer, claims["project_id"], claims["user_id"])
+        log.info("dev plugin from %s authenticated: project=%s user=%s", applicant.peer, claims["project_id"], claims["user_id"])
+        return Grant(project_id=claims["project_id"], dev_mode=True)
 
 
 def peer_allowed(peer: PeerInfo, uids: list[int], gids: list[int]) -> bool:

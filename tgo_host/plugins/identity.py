@@ -14,12 +14,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
+from ..model import RegisterParams
 from ..wire.messages import SERVER_ERROR
+from .auth import GLOBAL, Applicant, Grant, RegistrationRefused
 from .printable import loggable
 from .processes import same_process_group
-from .session import PluginSession, RegistrationRefused
+from .registry import Registry
+
+if TYPE_CHECKING:
+    from .session import PluginSession
+    from .supervisor import ManagedPlugin, Supervisor
 
 log = logging.getLogger("tgo_host.identity")
 
@@ -30,32 +36,34 @@ class ReservedIds:
     """Registration check: an id owned by a launched plugin may be taken only by that plugin's process.
 
     ``supervisor`` returns the host's supervisor (or None) when called, so the
-    check follows the supervisor the host ends up with.
+    check follows the supervisor the host ends up with. Grants nothing itself.
     """
 
-    def __init__(self, supervisor: Callable[[], Any]) -> None:
+    def __init__(self, supervisor: Callable[[], Supervisor | None], registry: Registry[PluginSession]) -> None:
         self._supervisor = supervisor
+        self._registry = registry
 
-    def __call__(self, session: PluginSession, params: Any) -> None:
+    def __call__(self, applicant: Applicant, params: RegisterParams) -> Grant:
         supervisor = self._supervisor()
         plugin_id = params.id
         owner = owner_of(supervisor, plugin_id) if supervisor is not None and plugin_id else None
-        if owner is None:
-            return
-        if not _launched_by(owner, session):
-            log.warning("refused %s: claims the id %s of a launched plugin", session.peer, loggable(plugin_id))
+        if owner is None or plugin_id is None:
+            return GLOBAL
+        if not _launched_by(owner, applicant):
+            log.warning("refused %s: claims the id %s of a launched plugin", applicant.peer, loggable(plugin_id))
             raise RegistrationRefused(SERVER_ERROR, f"plugin id {plugin_id!r}: {RESERVED_MESSAGE}")
-        squatter = session.registry.get(plugin_id)
-        if squatter is not None and squatter is not session and not _launched_by(owner, squatter):
+        squatter = self._registry.get(plugin_id)
+        if squatter is not None and squatter is not applicant and not _launched_by(owner, squatter):
             log.warning(
                 "plugin %s: closing the earlier connection %s that held its id; the launched plugin takes it",
                 loggable(plugin_id), squatter.peer,
             )
-            session.registry.remove(squatter)
+            self._registry.remove(squatter)
             squatter.close(f"id {plugin_id!r} taken over by the launched plugin")
+        return GLOBAL
 
 
-def owner_of(supervisor: Any, plugin_id: str) -> Any:
+def owner_of(supervisor: Supervisor, plugin_id: str) -> ManagedPlugin | None:
     """The launched plugin that owns ``plugin_id``: its manifest id, or the id its process registered under."""
     if plugin_id in supervisor:
         return supervisor.get(plugin_id)
@@ -65,10 +73,10 @@ def owner_of(supervisor: Any, plugin_id: str) -> Any:
     return None
 
 
-def _launched_by(plugin: Any, session: PluginSession) -> bool:
-    """Whether ``session`` comes from ``plugin``'s running process (or its process group) over the Unix socket."""
-    proc = getattr(plugin, "process", None)
-    peer = session.peer
+def _launched_by(plugin: ManagedPlugin, applicant: Applicant) -> bool:
+    """Whether ``applicant`` comes from ``plugin``'s running process (or its process group) over the Unix socket."""
+    proc = plugin.process
+    peer = applicant.peer
     if proc is None or proc.returncode is not None or peer.transport != "unix" or not peer.pid:
         return False
     return same_process_group(peer.pid, proc.pid)

@@ -12,16 +12,28 @@ from __future__ import annotations
 
 import bisect
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable, Generic, Protocol, Sequence, TypeVar
 
 from ..errors import HostError
-
-if TYPE_CHECKING:
-    from .session import PluginSession
+from ..model import Capability
 
 log = logging.getLogger("tgo_host.registry")
 
-Listener = Callable[[str, "PluginSession"], None]
+
+class Registrant(Protocol):
+    """What the registry needs of a registered connection (a :class:`~.session.PluginSession`)."""
+
+    @property
+    def plugin_id(self) -> str | None: ...
+
+    @property
+    def project_id(self) -> str | None: ...
+
+    @property
+    def capabilities(self) -> Sequence[Capability]: ...
+
+
+S = TypeVar("S", bound=Registrant)
 
 
 class DuplicatePlugin(HostError):
@@ -29,14 +41,14 @@ class DuplicatePlugin(HostError):
 
     kind = "duplicate_plugin"
 
-    def __init__(self, plugin_id: str, existing: "PluginSession") -> None:
+    def __init__(self, plugin_id: str, existing: Registrant) -> None:
         super().__init__(
             f"plugin id {plugin_id!r} is already registered by a live connection; stop that instance first"
         )
         self.plugin_id = plugin_id
 
 
-def visible_to(session: "PluginSession", project_id: str | None) -> bool:
+def visible_to(session: Registrant, project_id: str | None) -> bool:
     """Whether ``session`` may be seen by a caller scoped to ``project_id``.
 
     ``None`` (no ``?project_id=``) sees everything: the gateway omits it on AI
@@ -45,18 +57,18 @@ def visible_to(session: "PluginSession", project_id: str | None) -> bool:
     return project_id is None or session.project_id is None or session.project_id == project_id
 
 
-class Registry:
-    """Registered sessions by plugin id, with a per-capability index."""
+class Registry(Generic[S]):
+    """Registered sessions (any :class:`Registrant`) by plugin id, with a per-capability index."""
 
     def __init__(self) -> None:
-        self._sessions: dict[str, PluginSession] = {}
-        self._by_capability: dict[str, list[tuple[Any, PluginSession]]] = {}
-        self._listeners: list[Listener] = []
+        self._sessions: dict[str, S] = {}
+        self._by_capability: dict[str, list[tuple[Capability, S]]] = {}
+        self._listeners: list[Callable[[str, S], None]] = []
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def add(self, session: "PluginSession") -> None:
+    def add(self, session: S) -> None:
         """Register ``session`` under its plugin id; raises :class:`DuplicatePlugin`."""
         plugin_id = session.plugin_id
         assert plugin_id is not None
@@ -68,7 +80,7 @@ class Registry:
             bisect.insort(self._by_capability.setdefault(cap.type, []), (cap, session), key=_priority_key)
         self._emit("connected", session)
 
-    def remove(self, session: "PluginSession") -> bool:
+    def remove(self, session: S) -> bool:
         """Unregister ``session`` if it is the registered one for its id."""
         plugin_id = session.plugin_id
         if plugin_id is None or self._sessions.get(plugin_id) is not session:
@@ -79,32 +91,32 @@ class Registry:
         self._emit("disconnected", session)
         return True
 
-    def get(self, plugin_id: str, project_id: str | None = None) -> "PluginSession | None":
+    def get(self, plugin_id: str, project_id: str | None = None) -> S | None:
         """The session for ``plugin_id`` if it exists and is visible to ``project_id``."""
         session = self._sessions.get(plugin_id)
         if session is None or not visible_to(session, project_id):
             return None
         return session
 
-    def sessions(self, project_id: str | None = None) -> list["PluginSession"]:
+    def sessions(self, project_id: str | None = None) -> list[S]:
         """Visible sessions, ordered by plugin id."""
         return [s for _, s in sorted(self._sessions.items()) if visible_to(s, project_id)]
 
-    def all_sessions(self) -> list["PluginSession"]:
+    def all_sessions(self) -> list[S]:
         """Every registered session regardless of project (for shutdown and metrics)."""
         return list(self._sessions.values())
 
-    def with_capability(self, kind: str, project_id: str | None = None) -> list[tuple[Any, "PluginSession"]]:
+    def with_capability(self, kind: str, project_id: str | None = None) -> list[tuple[Capability, S]]:
         """``(capability, session)`` pairs of type ``kind``, by priority, visible to ``project_id``."""
         entries = self._by_capability.get(kind, ())
         return [(cap, s) for cap, s in entries if visible_to(s, project_id)]
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[str, S], None]) -> Callable[[], None]:
         """Call ``listener(event, session)`` on connect/disconnect; returns an unsubscribe function."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _emit(self, event: str, session: "PluginSession") -> None:
+    def _emit(self, event: str, session: S) -> None:
         for listener in list(self._listeners):
             try:
                 listener(event, session)
@@ -112,7 +124,7 @@ class Registry:
                 log.exception("registry listener failed on %s of %s", event, session.plugin_id)
 
 
-def _priority_key(entry: tuple[Any, "PluginSession"]) -> tuple[Any, str]:
-    """Index order: smaller ``priority`` first (default 10), then plugin id."""
+def _priority_key(entry: tuple[Capability, Registrant]) -> tuple[int, str]:
+    """Index order: smaller ``priority`` first, then plugin id."""
     cap, session = entry
-    return (getattr(cap, "priority", 10), session.plugin_id or "")
+    return (cap.priority, session.plugin_id or "")

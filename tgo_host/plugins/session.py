@@ -29,8 +29,7 @@ import outcome
 import trio
 
 from .. import __version__
-from ..errors import HostError
-from ..model import FixUp, ValidationError, collecting, parse_register
+from ..model import Capability, FixUp, RegisterParams, ValidationError, collecting, parse_register
 from ..model.depth import check_depth
 from ..settings import Settings
 from ..wire.connection import RpcConnection, request_each
@@ -38,6 +37,7 @@ from ..wire.errors import ConnectionLost, RemoteError, RequestTimeout, RpcFailur
 from ..wire.messages import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR, Request
 from ..wire.budget import BufferBudget
 from ..wire.transport import FramedTransport
+from .auth import GLOBAL, Grant, RegistrationCheck, RegistrationRefused
 from .peer import PeerInfo
 from .printable import loggable, unprintable_reason
 from .registry import DuplicatePlugin, Registry
@@ -45,24 +45,14 @@ from .registry import DuplicatePlugin, Registry
 log = logging.getLogger("tgo_host.session")
 
 
-class RegistrationRefused(HostError):
-    """Raised by a registration check to refuse a plugin with a JSON-RPC error (``code``)."""
-
-    kind = "registration_refused"
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class PluginSession:
     """The host's side of one plugin connection.
 
     After registration: ``plugin_id``, ``registration`` (the typed register
     params), ``capabilities``, ``connected_at``; ``project_id`` and
-    ``is_dev_mode`` are set by the registration check (dev tokens) or left
-    global. :meth:`call` is how everything else talks to the plugin.
+    ``is_dev_mode`` are what the registration check granted (a dev token's
+    project, an installed plugin's), else global. :meth:`call` is how
+    everything else talks to the plugin.
     """
 
     def __init__(
@@ -70,9 +60,9 @@ class PluginSession:
         stream: trio.abc.Stream,
         peer: PeerInfo,
         settings: Settings,
-        registry: Registry,
+        registry: Registry[PluginSession],
         *,
-        check_registration: Any = None,
+        check_registration: RegistrationCheck | None = None,
         budget: BufferBudget | None = None,
     ) -> None:
         self.peer = peer
@@ -91,8 +81,8 @@ class PluginSession:
         )
         transport.on_shed = self.close
         self.plugin_id: str | None = None
-        self.registration: Any = None
-        self.capabilities: list[Any] = []
+        self.registration: RegisterParams | None = None
+        self.capabilities: list[Capability] = []
         #: What validation filled in or changed in the register params (shown on the console).
         self.registration_fixups: list[FixUp] = []
         self.project_id: str | None = None
@@ -194,13 +184,16 @@ class PluginSession:
             self._refuse(request.id, INVALID_PARAMS, f"Invalid params: {exc}")
             return
         plugin_id = params.id or f"plugin_{secrets.token_hex(4)}"
+        grant: Grant = GLOBAL
         try:
             _check_printable(params)
             if self._check_registration is not None:
-                self._check_registration(self, params)
+                grant = self._check_registration(self, params)
         except RegistrationRefused as exc:
             self._refuse(request.id, exc.code, exc.message)
             return
+        self.project_id = grant.project_id
+        self.is_dev_mode = grant.dev_mode
         self.plugin_id = plugin_id
         self.registration = params
         self.registration_fixups = fixups  # counted and logged by the dispatcher's fix-up report
@@ -256,7 +249,7 @@ class PluginSession:
             pass
 
 
-def _check_printable(params: Any) -> None:
+def _check_printable(params: RegisterParams) -> None:
     """Refuse (``-32602``, naming the field) an ``id`` or ``name`` holding unprintable characters."""
     for field in ("id", "name"):
         value = getattr(params, field, None)
