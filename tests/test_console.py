@@ -256,13 +256,14 @@ class HostThread:
                     scoped = scope_test_plugins(session, params)
                     return Grant(scoped.project_id, granted.dev_mode) if scoped.project_id else granted
 
-            self.host = Host(self.settings, services=[http_service], check_registration=check)
+            launched = None
             if self.supervise:
                 from tgo_host.plugins.manifest import load_manifest
                 from tgo_host.plugins.supervisor import Supervisor
 
                 manifests = [load_manifest(str(d)) for d in self.supervise]
-                self.host.supervisor = Supervisor(self.settings, self.host.registry, manifests)
+                launched = lambda registry: Supervisor(self.settings, registry, manifests)  # noqa: E731
+            self.host = Host(self.settings, services=[http_service], check_registration=check, supervisor_factory=launched)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.host.serve)
                 self.url = self.host.http_binds[0]

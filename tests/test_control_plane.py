@@ -23,11 +23,10 @@ HTTP_TOKEN = "http-token-0123456789"
 
 async def start(settings, nursery, *, supervisor_manifests=None, admin=None, token=None):
     settings.http_addr = "127.0.0.1:0"
-    host = Host(settings, services=[http_service])
-    host.admin_token = admin
-    host.http_token = token
+    launched = None
     if supervisor_manifests is not None:
-        host.supervisor = Supervisor(settings, host.registry, supervisor_manifests)
+        launched = lambda registry: Supervisor(settings, registry, supervisor_manifests)  # noqa: E731
+    host = Host(settings, services=[http_service], admin_token=admin, http_token=token, supervisor_factory=launched)
     await nursery.start(host.serve)
     return host
 

@@ -16,6 +16,7 @@ import os
 import sys
 import textwrap
 from datetime import datetime
+from functools import partial
 
 import httpx
 import pytest
@@ -176,8 +177,7 @@ async def stack(settings, nursery, plugins, short_dir):
     settings.http_addr = "127.0.0.1:0"
     settings.dev_tcp_addr = "127.0.0.1:0"
     settings.plugin_dirs = [launched_plugin_dir(short_dir)]
-    host = Host(settings, secret=SECRET, services=[http_service])
-    host.supervisor = Supervisor(settings, host.registry)
+    host = Host(settings, secret=SECRET, services=[http_service], supervisor_factory=partial(Supervisor, settings))
     await nursery.start(host.serve)
     tcp = "%s:%d" % host.dev_tcp_address
     for plugin_id, project, extra in ((DEV_P, "P", ["--toolbar", "--tools"]), (DEV_Q, "Q", ["--tools"])):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from functools import partial
 
 import jwt
 import pytest
@@ -36,8 +37,7 @@ async def start(settings, nursery, plugin_dirs=()):
     settings.dev_tcp_addr = "127.0.0.1:0"
     settings.plugin_dirs = list(plugin_dirs)
     settings.restart_delay = 0.2
-    host = Host(settings, secret=SECRET)
-    host.supervisor = Supervisor(settings, host.registry)
+    host = Host(settings, secret=SECRET, supervisor_factory=partial(Supervisor, settings))
     await nursery.start(host.serve)
     return host
 

@@ -21,8 +21,8 @@ async def api(settings, nursery, records, short_dir):  # noqa: F811
     settings.shutdown_grace = 1.0
     settings.managed_plugins_dir = os.path.join(short_dir, "managed")
     settings.install_sources = [str(PLUGINS / "managed")]  # where the install tests' sources live
-    host = Host(settings, services=[http_service])
-    host.supervisor = Supervisor(settings, host.registry, [manifest("good", "echo")])
+    host = Host(settings, services=[http_service],
+                supervisor_factory=lambda registry: Supervisor(settings, registry, [manifest("good", "echo")]))
     await nursery.start(host.serve)
     async with httpx.AsyncClient(base_url=host.http_binds[0], timeout=20) as client:
         client.host = host

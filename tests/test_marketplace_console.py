@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from urllib.parse import urlparse
+from functools import partial
 
 import trio
 
@@ -29,9 +30,8 @@ class MarketHostThread(HostThread):
     def _main(self) -> None:
         async def main() -> None:
             self._token = trio.lowlevel.current_trio_token()
-            self.host = Host(self.settings, services=[http_service])
-            self.host.supervisor = Supervisor(self.settings, self.host.registry)
-            open_marketplace(self.settings, self.host.supervisor).attach(self.host)
+            self.host = Host(self.settings, services=[http_service], supervisor_factory=partial(Supervisor, self.settings),
+                             marketplace_factory=partial(open_marketplace, self.settings))
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.host.serve)
                 self.url = self.host.http_binds[0]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+from functools import partial
 
 import httpx
 import pytest
@@ -41,9 +42,8 @@ def market_settings(settings, market, short_dir):
 
 
 async def start_host(nursery, settings):
-    host = Host(settings, services=[http_service])
-    host.supervisor = Supervisor(settings, host.registry)
-    open_marketplace(settings, host.supervisor).attach(host)
+    host = Host(settings, services=[http_service], supervisor_factory=partial(Supervisor, settings),
+                marketplace_factory=partial(open_marketplace, settings))
     await nursery.start(host.serve)
     return host
 

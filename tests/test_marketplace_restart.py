@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 
 import httpx
 import pytest
@@ -167,10 +168,9 @@ async def test_restore_rolls_back_half_done_work_and_brings_back_an_interrupted_
         await store.save(InstalledRecord(plugin_id=plugin_id, name=plugin_id, version="1.0.0", install_type="github",
                                          install_path=os.path.join(managed, plugin_id), status=status, project_id="p"))
     await store.close()
-    host = Host(settings)
-    host.supervisor = Supervisor(settings, host.registry)
+    host = Host(settings, supervisor_factory=partial(Supervisor, settings),
+                marketplace_factory=partial(open_marketplace, settings))
     assert "test.half" in host.supervisor and "test.moved" not in host.supervisor  # what discovery found
-    open_marketplace(settings, host.supervisor).attach(host)
     await nursery.start(host.serve)
     await wait_for(lambda: "test.moved" in host.supervisor and host.supervisor.get("test.moved").registered, timeout=20)
     assert "test.half" not in host.supervisor and not os.path.exists(os.path.join(managed, "test.half"))

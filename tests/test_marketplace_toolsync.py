@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 
 import httpx
 import pytest
@@ -77,9 +78,8 @@ async def open_host(nursery, settings, market, short_dir, ai_url):  # noqa: F811
     settings.ai_sync_retry_delay = 0.2
     settings.ai_sync_max_delay = 0.5
     settings.ai_tool_sync_grace = 5.0
-    host = Host(settings, services=[http_service])
-    host.supervisor = Supervisor(settings, host.registry)
-    open_marketplace(settings, host.supervisor).attach(host)
+    host = Host(settings, services=[http_service], supervisor_factory=partial(Supervisor, settings),
+                marketplace_factory=partial(open_marketplace, settings))
     attach_toolsync(host)
     await nursery.start(host.serve)
     return host

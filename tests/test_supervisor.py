@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import textwrap
+from functools import partial
 
 import pytest
 import trio
@@ -100,8 +101,7 @@ def fast(settings):
 
 
 async def start_host(settings, nursery, manifests=None) -> Host:
-    host = Host(settings)
-    host.supervisor = Supervisor(settings, host.registry, manifests)
+    host = Host(settings, supervisor_factory=lambda registry: Supervisor(settings, registry, manifests))
     await nursery.start(host.serve)
     return host
 
@@ -292,8 +292,7 @@ async def test_logs_status_installed_and_restart(fast, nursery, records, caplog)
 
 async def test_malformed_manifests_are_reported_and_the_others_run(fast, nursery, records):
     fast.plugin_dirs = [str(MANAGED / "bad")]
-    host = Host(fast)
-    host.supervisor = Supervisor(fast, host.registry)
+    host = Host(fast, supervisor_factory=partial(Supervisor, fast))
     errors = [str(e) for e in host.supervisor.manifest_errors]
     assert len(errors) == 5 and any("build.language: must be one of" in e for e in errors)
     assert [p.id for p in host.supervisor.plugins()] == ["test.bad-ok", "test.dup"]
@@ -305,8 +304,8 @@ async def test_malformed_manifests_are_reported_and_the_others_run(fast, nursery
 async def test_host_stop_leaves_no_child_and_sends_shutdown_once(fast, records):
     good, errors = discover([str(MANAGED / "good")])
     assert errors == []
-    host = Host(fast)
-    host.supervisor = Supervisor(fast, host.registry, [*good, manifest("faulty", "stubborn"), manifest("faulty", "crash-start")])
+    host = Host(fast, supervisor_factory=lambda registry: Supervisor(
+        fast, registry, [*good, manifest("faulty", "stubborn"), manifest("faulty", "crash-start")]))
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             await nursery.start(host.serve)
@@ -328,8 +327,8 @@ async def test_host_stop_leaves_no_child_and_sends_shutdown_once(fast, records):
 
 
 async def test_hard_stop_kills_every_plugin(fast, records):
-    host = Host(fast)
-    host.supervisor = Supervisor(fast, host.registry, [manifest("good", "echo"), manifest("faulty", "stubborn")])
+    host = Host(fast, supervisor_factory=lambda registry: Supervisor(
+        fast, registry, [manifest("good", "echo"), manifest("faulty", "stubborn")]))
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(host.serve)

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+from functools import partial
 from typing import TypeVar
 
 import attrs
@@ -16,13 +17,13 @@ import trio
 from . import __version__
 from .api.server import HttpBindError, http_service, is_loopback, parse_addr
 from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
-from .host import Host
+from .host import Host, MarketplaceFactory, Service
 from .plugins.auth import mint_dev_token
 from .plugins.listener import ListenerFailed, SocketPathError, socket_path_problem
 from .plugins.manifest import ManifestError, discover
 from .marketplace.installer import Marketplace, open_marketplace
 from .marketplace.pgstore import open_postgres_store
-from .marketplace.rowsync import attach_rowsync
+from .marketplace.rowsync import rowsync_service
 from .marketplace.store import StoreError
 from .marketplace.toolsync import attach_toolsync
 from .plugins.supervisor import Supervisor
@@ -271,15 +272,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"tgo-host: cannot start: database_url: {exc}", file=sys.stderr)
         return 2
-    host = Host(settings, secret=secret)
-    host.http_token = http_token
-    host.admin_token = admin_token
-    host.supervisor = Supervisor(settings, host.registry)
+    marketplace: MarketplaceFactory | None = None
+    services: list[Service] = []
     if store is not None:
-        Marketplace(settings, host.supervisor, store).attach(host)
-        attach_rowsync(host)
+        marketplace = partial(Marketplace, settings, store=store)
+        services.append(rowsync_service)
     elif settings.managed_plugins_dir:
-        open_marketplace(settings, host.supervisor).attach(host)
+        marketplace = partial(open_marketplace, settings)
+    host = Host(
+        settings, secret=secret, http_token=http_token, admin_token=admin_token, services=services,
+        supervisor_factory=partial(Supervisor, settings), marketplace_factory=marketplace,
+    )
     if settings.ai_service_url:
         attach_toolsync(host)
     if settings.http_addr != "off":

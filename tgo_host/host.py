@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import trio
 
 from . import notify
+from .marketplace.installer import Marketplace
 from .memory import return_memory_after_bursts
 from .plugins.dispatch import Dispatcher
 from .model import RegisterParams
@@ -62,6 +63,7 @@ from .plugins.pending import PendingPool
 from .plugins.peer import PeerInfo
 from .plugins.registry import Registry
 from .plugins.session import PluginSession
+from .plugins.supervisor import Supervisor
 from .wire.budget import BufferBudget
 from .wire.messages import SERVER_ERROR
 from .settings import Settings
@@ -77,13 +79,32 @@ TRIM_AFTER_BYTES = 8 * 1024 * 1024  # ... buffered bytes this far below their pe
 Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
 
 
+SupervisorFactory = Callable[[Registry], Supervisor]
+MarketplaceFactory = Callable[[Supervisor], Marketplace]
+
+
 class Host:
     """Owns the registry, the dispatcher and the task tree built by :meth:`serve`.
 
-    ``services`` are extra long-running tasks (the HTTP API) started in the
-    services nursery with ``nursery.start``; each must return promptly once
-    :attr:`stopping` is set. ``supervisor`` (launched plugin processes) runs in
-    the root nursery and is stopped by the cascade, alongside the sessions.
+    Everything the host is made of is given to the constructor; nothing is
+    attached afterwards:
+
+    - ``services`` are extra long-running tasks (the HTTP API) started in the
+      services nursery with ``nursery.start``; each must return promptly
+      once :attr:`stopping` is set.
+    - ``supervisor_factory`` builds the supervisor of launched plugin
+      processes from the host's registry (``partial(Supervisor, settings)``);
+      it runs in the root nursery and is stopped by the cascade, alongside
+      the sessions. None: the host launches nothing.
+    - ``marketplace_factory`` builds the marketplace from that supervisor
+      (``partial(open_marketplace, settings)``): it restores its records
+      before the supervisor launches anything, and binds a plugin that
+      registers with an installed plugin's id to that plugin's project.
+    - ``check_registration`` replaces the dev-token policy built from
+      ``secret`` (who may register); the ids reserved for launched plugins,
+      the connection limit and the marketplace's binding still apply.
+    - ``http_token`` / ``admin_token``: the bearer tokens the HTTP API and its
+      control-plane routes require, when set.
     """
 
     def __init__(
@@ -93,21 +114,30 @@ class Host:
         services: list[Service] | None = None,
         check_registration: RegistrationCheck | None = None,
         secret: str | None = None,
-        supervisor: Supervisor | None = None,
+        supervisor_factory: SupervisorFactory | None = None,
+        marketplace_factory: MarketplaceFactory | None = None,
+        http_token: str | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = supervisor
         self.registry: Registry[PluginSession] = Registry()
         self.dispatcher = Dispatcher(self.registry)
+        self.supervisor = supervisor_factory(self.registry) if supervisor_factory is not None else None
+        self.marketplace: Marketplace | None = None
+        if marketplace_factory is not None:
+            if self.supervisor is None:
+                raise ValueError("a marketplace installs launched plugins: it needs a supervisor_factory too")
+            self.marketplace = marketplace_factory(self.supervisor)
+            self.supervisor.before_launch = self.marketplace.restore
         self.services = list(services or [])
         self.registration_policy: RegistrationCheck = check_registration or RegistrationPolicy(
             secret, max_ttl=settings.dev_token_max_ttl
         )
-        self.reserved_ids = ReservedIds(lambda: self.supervisor, self.registry)
+        self.reserved_ids = ReservedIds(self.supervisor, self.registry)
         self.stopping = trio.Event()
         self.http_binds: list[str] = []
-        self.http_token: str | None = None  # bearer token required by the HTTP API, when set
-        self.admin_token: str | None = None  # token required by the control-plane routes, when set
+        self.http_token = http_token  # bearer token required by the HTTP API, when set
+        self.admin_token = admin_token  # token required by the control-plane routes, when set
         self.dev_tcp_address: tuple[str, int] | None = None
         self.listeners: list[trio.socket.SocketType] = []  # the listening sockets, once serve() has opened them
         self.ready = False
@@ -232,13 +262,16 @@ class Host:
 
     def check_registration(self, applicant: Applicant, params: RegisterParams) -> Grant:
         """Who may register: the registration policy (dev tokens: what it grants), the ids reserved
-        for launched plugins, the limit."""
+        for launched plugins, the limit. A plugin let in with an installed plugin's id joins that
+        plugin's project (the marketplace's binding)."""
         grant = self.registration_policy(applicant, params)
         self.reserved_ids(applicant, params)
         if len(self.registry) >= self.max_connections and not any(
             s.plugin_id == params.id for s in self.registry.all_sessions()
         ):
             raise RegistrationRefused(SERVER_ERROR, f"host is at its limit of {self.max_connections} plugin connections")
+        if self.marketplace is not None:
+            return self.marketplace.bind_registration(grant, params)
         return grant
 
     def _burst_drained(self) -> bool:

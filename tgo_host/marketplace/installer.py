@@ -32,7 +32,7 @@ import yaml
 
 from ..errors import HostError
 from ..model import RegisterParams
-from ..plugins.auth import Applicant, Grant
+from ..plugins.auth import Grant
 from ..plugins.manifest import ManifestError, load_manifest
 from ..plugins.installing import remove_plugin_files
 from ..plugins.managed import ManagedPlugin
@@ -73,8 +73,9 @@ class Marketplace:
     """Installs from the marketplace flow, their persistence and project bindings.
 
     ``supervisor`` launches what is installed; ``store`` keeps the records.
-    Call :meth:`restore` before the supervisor launches anything (it is
-    wired as ``supervisor.before_launch``).
+    :meth:`restore` runs before the supervisor launches anything, and
+    :meth:`bind_registration` at each registration (the :class:`~tgo_host.host.Host`
+    built with this marketplace wires both).
     """
 
     def __init__(self, settings: Settings, supervisor: Any, store: InstalledStore, fetcher: Fetcher | None = None) -> None:
@@ -107,17 +108,6 @@ class Marketplace:
         if project and not grant.dev_mode:
             return Grant(project_id=project)
         return grant
-
-    def attach(self, host: Any) -> None:
-        """Wire into ``host``: ``host.marketplace``, restore before launches, project binding at registration."""
-        host.marketplace = self
-        self.supervisor.before_launch = self.restore
-        check = host.check_registration
-
-        def check_and_bind(applicant: Applicant, params: RegisterParams) -> Grant:
-            return self.bind_registration(check(applicant, params), params)
-
-        host.check_registration = check_and_bind
 
     # -- start-up ------------------------------------------------------------------
 

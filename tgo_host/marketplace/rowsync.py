@@ -1,7 +1,7 @@
 """Keep an installed plugin's record at ``running`` with its current ``pid`` once its process has registered.
 
 The upstream runtime writes ``status = 'running'`` and the process id into
-its row when a plugin is up; :func:`attach_rowsync` (attached with the
+its row when a plugin is up; :func:`rowsync_service` (a host service with the
 PostgreSQL store, shared with that runtime) does the same, so a row
 never keeps a pid of a previous host or a ``starting`` that was reached.
 A store that is down only delays this: the record in memory is updated and
@@ -55,7 +55,3 @@ async def _record_running(host: Any, receive: trio.MemoryReceiveChannel[str]) ->
         except StoreError as exc:
             log.warning("cannot record %s as running (pid %s): %s", plugin_id, plugin.pid, exc)
 
-
-def attach_rowsync(host: Any) -> None:
-    """Add the service to ``host`` (which has a marketplace and a supervisor)."""
-    host.services.append(rowsync_service)

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..model import RegisterParams
 from ..wire.messages import SERVER_ERROR
@@ -35,16 +35,16 @@ RESERVED_MESSAGE = "id reserved by an installed plugin"
 class ReservedIds:
     """Registration check: an id owned by a launched plugin may be taken only by that plugin's process.
 
-    ``supervisor`` returns the host's supervisor (or None) when called, so the
-    check follows the supervisor the host ends up with. Grants nothing itself.
+    ``supervisor`` is the host's supervisor; None (the host launches nothing)
+    reserves no id. Grants nothing itself.
     """
 
-    def __init__(self, supervisor: Callable[[], Supervisor | None], registry: Registry[PluginSession]) -> None:
+    def __init__(self, supervisor: Supervisor | None, registry: Registry[PluginSession]) -> None:
         self._supervisor = supervisor
         self._registry = registry
 
     def __call__(self, applicant: Applicant, params: RegisterParams) -> Grant:
-        supervisor = self._supervisor()
+        supervisor = self._supervisor
         plugin_id = params.id
         owner = owner_of(supervisor, plugin_id) if supervisor is not None and plugin_id else None
         if owner is None or plugin_id is None:
