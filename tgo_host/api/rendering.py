@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -162,8 +163,8 @@ class RenderingRoutes:
 
     async def visitor_panels(self, request: Request) -> JSONResponse:
         profile = profile_of(request, self.web_profile)
-        body, raw = await read_body_and_json(request, VisitorPanelRenderRequest, self.body_limit)
-        fan_out = await self.dispatcher.render_visitor_panels(with_raw_visitor(unstructure(body), raw), project_of(request))
+        _, raw = await read_body_and_json(request, VisitorPanelRenderRequest, self.body_limit)
+        fan_out = await self.dispatcher.render_visitor_panels(fanout_params(raw), project_of(request))
         for p in fan_out.panels:
             p.ui = ui_for(profile, p.ui, p.warnings)
         return JSONResponse(
@@ -242,6 +243,21 @@ def with_raw_visitor(params: dict[str, Any], raw: Any) -> dict[str, Any]:
     if isinstance(visitor, dict):
         params["visitor"] = visitor
     return params
+
+
+#: The documented fields of the fan-out's body, in order: what of it reaches the plugins.
+FANOUT_FIELDS = tuple(a.name for a in attrs.fields(VisitorPanelRenderRequest))
+
+
+def fanout_params(raw: dict[str, Any]) -> dict[str, Any]:
+    """The fan-out's params from its body ``raw``, once validated as :class:`VisitorPanelRenderRequest`.
+
+    The same dict as ``with_raw_visitor(unstructure(body), raw)`` — the
+    documented fields, null ones left out, ``visitor`` with every field the
+    caller sent — read straight from the JSON: a valid body's fields are
+    already what the model would give back, so no attrs round trip.
+    """
+    return {name: raw[name] for name in FANOUT_FIELDS if raw.get(name) is not None}
 
 
 def with_warnings(result: dict[str, Any], warnings: list[FixUp]) -> dict[str, Any]:

@@ -193,8 +193,28 @@ class Dispatcher:
         """``parse`` the result of a settled request; log and observe how it went; raise its :class:`RpcFailure`.
 
         What validation fixed up is recorded in ``self.fixups`` and added to ``warnings``;
-        a refused result is recorded there too.
+        a refused result is recorded there too. A result of more than
+        ``INLINE_VALIDATION_NODES`` nodes is validated in a worker thread; any
+        other answer is settled at once by :meth:`_conclude`.
         """
+        validated = _size_verdict(answer)
+        if validated is _LARGE:
+            validated = await outcome.acapture(run_bulk, _validate, parse, answer.value)  # type: ignore[attr-defined]
+        return self._conclude(session, method, answer, seconds, parse, warnings, validated)
+
+    def _conclude(
+        self,
+        session: PluginSession,
+        method: str,
+        answer: outcome.Outcome,
+        seconds: float,
+        parse: Callable[[Any], Any],
+        warnings: list[FixUp] | None,
+        validated: outcome.Outcome | None = None,
+    ) -> Any:
+        """`_settle` without waiting: ``validated`` is the outcome of validating the result already
+        (the worker thread's ``(value, fixups)``, or the size check's refusal), or None to validate
+        it here (a result small enough for the loop; see :func:`_size_verdict`)."""
         kind = "ok"
         try:
             try:
@@ -203,10 +223,7 @@ class Dispatcher:
                 _check_error_data(exc)
                 raise
             try:
-                if check_size(result, max_nodes=INLINE_VALIDATION_NODES):
-                    value, fixups = _collected(parse, result)
-                else:
-                    value, fixups = await run_bulk(_validate, parse, result)
+                value, fixups = _collected(parse, result) if validated is None else validated.unwrap()
             except ValidationError as exc:
                 self.fixups.record_rejection(session.plugin_id or "?", method, str(exc))
                 raise InvalidResult(session.conn.name, method, exc) from None
@@ -303,7 +320,11 @@ class Dispatcher:
             title = capability.display_title
             warnings: list[FixUp] = []
             try:
-                ui = await self._settle(session, method, answer, seconds, _ui, warnings)
+                verdict = _size_verdict(answer)
+                if verdict is _LARGE:
+                    ui = await self._settle(session, method, answer, seconds, _ui, warnings)
+                else:  # the usual case: settled without an await per panel
+                    ui = self._conclude(session, method, answer, seconds, _ui, warnings, verdict)
             except RpcFailure as exc:
                 code = exc.code if isinstance(exc, RemoteError) else None
                 data = exc.data if isinstance(exc, RemoteError) else None
@@ -314,6 +335,22 @@ class Dispatcher:
             panels=[o for o in outcomes if isinstance(o, Panel)],
             errors=[o for o in outcomes if isinstance(o, PanelError)],
         )
+
+
+#: `_size_verdict` of a result too large to validate in the event loop.
+_LARGE = outcome.Value(None)
+
+
+def _size_verdict(answer: outcome.Outcome) -> outcome.Outcome | None:
+    """How ``answer`` gets validated: None in the event loop (an error answer, or a result of at most
+    ``INLINE_VALIDATION_NODES`` nodes), `_LARGE` in a worker thread, or ``Error(ValidationError)``
+    not at all (nested deeper than the host allows). Reads ``answer`` without unwrapping it."""
+    if not isinstance(answer, outcome.Value):
+        return None
+    try:
+        return None if check_size(answer.value, max_nodes=INLINE_VALIDATION_NODES) else _LARGE
+    except ValidationError as exc:
+        return outcome.Error(exc)
 
 
 def _validate(parse: Callable[[Any], Any], result: Any) -> tuple[Any, list[FixUp]]:
