@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--raw", help="keep py-spy's raw output here")
+    parser.add_argument("--no-profile", action="store_true", help="only the figures (no py-spy): for A/B runs")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     server = HostProcess("--http") if args.server == "host" else HostProcess(module="bench.asyncio_http")
@@ -102,24 +103,29 @@ def main() -> int:
         else:
             url, method, body = server.info["http"] + "/healthz", "GET", None
         wrk_row(url, args.connections, 1, method, body)  # warm-up
-        spy = subprocess.Popen([py_spy, "record", "--format", "raw", "--nonblocking", "--rate", str(args.rate),
+        spy = None if args.no_profile else subprocess.Popen([py_spy, "record", "--format", "raw", "--nonblocking", "--rate", str(args.rate),
                                 "--duration", str(args.seconds + 1), "-o", raw, "--pid", str(server.info["pid"])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.5)
         before = server.ask("stats")["cpu_s"]
         row = wrk_row(url, args.connections, args.seconds, method, body)
         spent = server.ask("stats")["cpu_s"] - before
-        spy.wait(timeout=args.seconds + 30)
-        if spy.returncode != 0:
+        if spy is not None:
+            spy.wait(timeout=args.seconds + 30)
+        if spy is not None and spy.returncode != 0:
             print(spy.stderr.read().decode()[-2000:], file=sys.stderr)
             return 1
     finally:
         server.stop()
         stop_processes(procs)
+    summary = (f"{args.server} {method} {args.path}, {args.connections} conn, {args.seconds} s: {row['rps']:,.0f} req/s, "
+               f"p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
+               f"server CPU {spent / max(1, row['requests']) * 1e6:,.0f} µs/req")
+    if spy is None:
+        print(summary)
+        return 0
     total, own, inclusive = aggregate(raw)
-    print(f"{args.server} {method} {args.path}, {args.connections} conn, {args.seconds} s: {row['rps']:,.0f} req/s, "
-          f"p50 {row['p50_us'] / 1000:.2f} ms, p99 {row['p99_us'] / 1000:.2f} ms, "
-          f"server CPU {spent / max(1, row['requests']) * 1e6:,.0f} µs/req; {total} samples\n")
+    print(f"{summary}; {total} samples\n")
     print(table("function (own samples)", own, total, args.top))
     print()
     print(table("function (inclusive)", inclusive, total, args.top))
