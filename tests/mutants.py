@@ -142,7 +142,7 @@ MUTANTS = [
            "while False:",
            ("tests/test_budgets.py", "-k", "never_read")),
     Mutant("emfile-fatal", "a spawn failing with EMFILE marks the plugin error",
-           "tgo_host/plugins/supervisor.py",
+           "tgo_host/plugins/supervision.py",
            "if exc.errno not in TRANSIENT_SPAWN_ERRNOS:",
            "if True:",
            ("tests/test_orphans.py", "-k", "spawn_without")),

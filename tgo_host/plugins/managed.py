@@ -123,6 +123,48 @@ class ManagedPlugin:
             "registered": self.registered,
         }
 
+    def cannot_start(self, exc: Exception) -> None:
+        """Its process cannot be started (``exc`` says why): status ``"error"``."""
+        self.set_status(PluginStatus.ERROR)
+        self.last_error = f"cannot start: {exc}"
+        log.error("plugin %s: %s", self.id, self.last_error)
+
+    def run_starting(self) -> None:
+        """A new process is about to be spawned: status ``"starting"``, no session, no output yet."""
+        self.set_status(PluginStatus.STARTING)
+        self.registered = False
+        self.session = None
+        self._run_session = None
+        self._run_lines = 0
+
+    def registered_as(self, session: PluginSession) -> None:
+        """A session from its process registered: status ``"running"`` (if it was starting)."""
+        self.registered = True
+        self.session = self._run_session = session
+        self.session_plugin_id = session.plugin_id
+        if self._status is PluginStatus.STARTING:
+            self.set_status(PluginStatus.RUNNING)
+        log.info("launched plugin %s (pid %s) registered as %s", self.id, self.pid, session.plugin_id)
+
+    def disconnected(self) -> None:
+        """Its session's connection closed (the process may still run)."""
+        self.registered = False
+        self.session = None
+        log.info("plugin %s (pid %s) disconnected", self.id, self.pid)
+
+    @property
+    def shutdown_acknowledged(self) -> bool:
+        """The current run's session acknowledged a ``shutdown`` (its exit is intended)."""
+        return self._run_session is not None and self._run_session.shutdown_acknowledged
+
+    def supervision_ended(self) -> None:
+        """Its supervision task ends: no process, no session; ``"stopped"`` unless it ended in ``"error"``."""
+        self.pid = None
+        self.registered = False
+        self.session = None
+        if self._status in (PluginStatus.STARTING, PluginStatus.RUNNING):  # cancelled (host hard stop)
+            self.set_status(PluginStatus.STOPPED)
+
     def output_line(self, line: str) -> None:
         """One line of the current run's output: kept in :attr:`logs`, logged to ``tgo_host.plugin.<id>``."""
         self.logs.append(line)

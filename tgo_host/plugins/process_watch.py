@@ -4,7 +4,8 @@
 reads its stdout and stderr line by line until it exits, kills what is left
 of its process group, and -- however it ends, cancellation included -- kills
 and reaps the process in a shielded ``finally`` and closes its pipes, so the
-caller never owns a live process or an open fd afterwards.
+caller never owns a live process or an open fd afterwards. :func:`escalate`
+is the end of a stop: ``SIGTERM`` to the process group, 2 s, ``SIGKILL``.
 
 Why not ``nursery.start(trio.run_process, …, check=False, deliver_cancel=…)``:
 trio forks in one of its worker threads, and ``PR_SET_PDEATHSIG`` (which
@@ -17,6 +18,7 @@ here, with the same escalation ``deliver_cancel`` would do.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from typing import Callable, Mapping
@@ -26,6 +28,9 @@ import trio
 from .launch import LaunchedProcess
 from .processes import kill_leftovers, signal_group
 
+log = logging.getLogger("tgo_host.supervisor")
+
+TERM_WAIT = 2.0  # seconds between SIGTERM and SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
 OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
 MAX_LINE = 8192  # longer output lines are split
@@ -98,3 +103,24 @@ async def read_lines(stream: trio.abc.ReceiveStream, on_line: Callable[[str], No
 
 def _decode(raw: bytes) -> str:
     return raw.rstrip(b"\r").decode("utf-8", "replace")
+
+
+async def escalate(plugin_id: str, current: Callable[[], LaunchedProcess | None], exited: trio.Event) -> bool:
+    """``SIGTERM`` the process group of ``current()``, wait :data:`TERM_WAIT` s for ``exited``, then ``SIGKILL``.
+
+    Returns whether ``exited`` was set (at most :data:`KILL_WAIT` s after the
+    ``SIGKILL``); ``current()`` is asked again before each signal.
+    """
+    for sig, wait in ((signal.SIGTERM, TERM_WAIT), (signal.SIGKILL, KILL_WAIT)):
+        if exited.is_set():
+            break
+        proc = current()
+        if proc is not None:
+            log.warning(
+                "plugin %s (pid %d) still running after %s; sending %s to its process group",
+                plugin_id, proc.pid, "its grace period" if sig == signal.SIGTERM else "SIGTERM", sig.name,
+            )
+            signal_group(proc, sig)
+        with trio.move_on_after(wait):
+            await exited.wait()
+    return exited.is_set()
