@@ -73,7 +73,7 @@ class Supervisor(PluginCatalog):
     :meth:`restart`, :meth:`install` and :meth:`adopt`.
     """
 
-    def __init__(self, settings: Settings, registry: "Registry", manifests: list[Manifest] | None = None) -> None:
+    def __init__(self, settings: Settings, registry: "Registry[PluginSession]", manifests: list[Manifest] | None = None) -> None:
         super().__init__(settings, manifests)
         self.registry = registry
         self._nursery: trio.Nursery | None = None
