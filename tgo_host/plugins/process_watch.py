@@ -33,7 +33,7 @@ log = logging.getLogger("tgo_host.supervisor")
 TERM_WAIT = 2.0  # seconds between SIGTERM and SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed process to be reaped
 OUTPUT_DRAIN = 1.0  # seconds to finish reading output after the process exited
-MAX_LINE = 8192  # longer output lines are split
+MAX_LINE = 8192  # bytes without a newline held before they are handed on as a piece of a line
 READ_SIZE = 65536
 
 
@@ -78,8 +78,11 @@ async def watch_to_exit(proc: LaunchedProcess, plugin_id: str, on_line: Callable
 async def read_lines(stream: trio.abc.ReceiveStream, on_line: Callable[[str], None]) -> None:
     """``on_line`` for each line of ``stream`` (UTF-8, errors replaced, ``\\r\\n`` too) until its end or closing.
 
-    A line longer than :data:`MAX_LINE` bytes is handed on in pieces; an
-    unterminated last line is handed on when the stream ends or is cancelled.
+    Bytes still waiting for their newline are held up to :data:`MAX_LINE`,
+    then handed on in pieces of that size (what one reader buffers stays
+    bounded; a longer line that arrives whole within one read is handed on
+    whole). An unterminated last line is handed on when the stream ends or
+    the reading is cancelled.
     """
     pending = b""
     try:
