@@ -10,7 +10,9 @@ built and encoded — with the plugins' answers already there (the wire's
 result for each plugin). What is left out is exactly what a load-dependent
 measurement smears: the HTTP server, the sockets, the scheduler. Prints
 the best of ``--repeat`` runs of ``--number`` requests (µs per request: the
-minimum is the figure least disturbed by other processes on a shared machine).
+minimum is the figure least disturbed by other processes on a shared machine)
+and, with ``--calls``, the Python function calls per request (cProfile's count:
+the same however busy the machine is).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> int:
     parser.add_argument("--plugins", type=int, default=10)
     parser.add_argument("--number", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--calls", action="store_true",
+                        help="also count Python function calls per request (cProfile): the same on a busy machine")
     args = parser.parse_args()
     host = _Host(_Registry([_Session(f"h{i:02d}", i) for i in range(args.plugins)]))
     metrics = HostMetrics(host)
@@ -118,8 +122,17 @@ def main() -> int:
     answer = orjson.loads(one())
     assert len(answer["panels"]) == args.plugins and not answer["errors"], answer
     best = min(timeit.repeat(one, number=args.number, repeat=args.repeat)) / args.number
-    print(json.dumps({"plugins": args.plugins, "us_per_request": round(best * 1e6, 1),
-                      "number": args.number, "repeat": args.repeat, "at": time.strftime("%H:%M:%S")}))
+    result = {"plugins": args.plugins, "us_per_request": round(best * 1e6, 1),
+              "number": args.number, "repeat": args.repeat, "at": time.strftime("%H:%M:%S")}
+    if args.calls:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [one() for _ in range(100)])
+        stats = pstats.Stats(profiler)
+        result["calls_per_request"] = round(stats.total_calls / 100, 1)  # type: ignore[attr-defined]
+    print(json.dumps(result))
     return 0
 
 
