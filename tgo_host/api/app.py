@@ -24,6 +24,7 @@ from .openapi import build_openapi, render_docs
 from .lifecycle import LifecycleRoutes
 from .marketplace import MarketplaceRoutes
 from .rendering import RenderingRoutes
+from .routing import IndexedRouter
 from .storegate import store_error
 
 log = logging.getLogger("tgo_host.api")
@@ -117,6 +118,7 @@ def build_app(host: Any) -> Starlette:
         exception_handlers={ApiError: api_error, HTTPException: http_error, StoreError: store_failure,
                             Exception: internal_error},
     )
+    app.router = IndexedRouter(routes)  # Starlette's routing, literal paths found without the scan (api/routing.py)
     app.state.admin_token = getattr(host, "admin_token", None)  # read by the control-plane routes
     app.add_middleware(HttpGuard, host=host)  # Host, Origin, who, Content-Type (api/guard.py)
     app.add_middleware(RefuseWhileStopping, host=host)  # outermost: a stopping host answers 503 first
