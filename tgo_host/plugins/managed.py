@@ -4,11 +4,12 @@ The supervisor (:mod:`.supervisor`) changes this state; the HTTP API and the
 marketplace read it. The status changes only through
 :meth:`ManagedPlugin.set_status`, which logs each transition::
 
-    stopped ──start──▶ starting ──registered (or register_timeout)──▶ running
-       ▲                  │  ▲                                          │
-       │                  │  └────────── unexpected exit, back-off ◀────┤
-       └──── stop ◀───────┴──────────────────────────────────────────────┤
-                          └── cannot start, auto_restart off, crash loop ─▶ error
+    stopped, error   → starting   start (an API call, or the supervisor launching it); after an
+                                  error the crash history starts over
+    starting         → running    its process registered, or is still silent after register_timeout
+    starting/running → starting   an unexpected exit: backing off before the respawn
+    any              → stopped    stop, host shutdown, an acknowledged shutdown, a cancelled supervision
+    any              → error      cannot start, auto_restart off, a crash loop, a supervisor bug
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+class Control:
+    """How the supervisor drives one plugin's supervision task (no one else touches it)."""
+
+    def __init__(self) -> None:
+        self.lock = trio.Lock()  # serialises start/stop/restart/uninstall
+        self.task_done: trio.Event | None = None  # None: never supervised; set: no task
+        self.wake = trio.Event()  # cuts a back-off short (stop, start)
+        self.stop_requested = False
+        self.policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
+
+
 class ManagedPlugin:
     """One launched plugin: its manifest, its current process and what happened to it.
 
@@ -66,7 +78,7 @@ class ManagedPlugin:
     session and the id it registered under), ``started_at`` (ISO 8601),
     ``installed_at``, ``updated_at``, ``managed`` (installed into
     ``managed_plugins_dir``) and ``logs`` (the last output lines).
-    The attributes starting with ``_`` are the supervisor's.
+    :attr:`control` is the supervisor's.
     """
 
     def __init__(self, manifest: Manifest, log_lines: int, *, managed: bool = False, installed_at: str | None = None) -> None:
@@ -86,12 +98,7 @@ class ManagedPlugin:
         self.logs: deque[str] = deque(maxlen=log_lines)
         self.process: LaunchedProcess | None = None
         self.autostart = True  # launched when the supervisor starts (a plugin stopped on purpose is not)
-        # supervision state (the supervisor's)
-        self._lock = trio.Lock()  # serialises start/stop/restart/uninstall
-        self._task_done: trio.Event | None = None  # None: never supervised; set: no task
-        self._wake = trio.Event()  # cuts a back-off short (stop, start)
-        self._stop_requested = False
-        self._policy: RestartPolicy | None = None  # back-off and crash history of the current supervision
+        self.control = Control()  # the supervisor's
         self._run_lines = 0  # output lines of the current run
         self._run_session: PluginSession | None = None  # the session of the current run, kept after it ends
         self._output_log = logging.getLogger(f"tgo_host.plugin.{self.id}")
@@ -110,7 +117,8 @@ class ManagedPlugin:
     @property
     def supervised(self) -> bool:
         """A supervision task is alive (the process runs, is starting or is backing off)."""
-        return self._task_done is not None and not self._task_done.is_set()
+        done = self.control.task_done
+        return done is not None and not done.is_set()
 
     def snapshot(self) -> StatusSnapshot:
         """``{id, status, pid, restart_count, last_error, registered}`` as of now."""

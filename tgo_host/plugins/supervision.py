@@ -64,9 +64,9 @@ class Supervision:
         started()  # not on cancellation: then `nursery.start` raises Cancelled itself
 
     async def _loop(self, plugin: ManagedPlugin, started: _Started) -> None:
-        done = plugin._task_done
+        done = plugin.control.task_done
         assert done is not None
-        policy = plugin._policy = RestartPolicy.for_plugin(self.settings, plugin.manifest)
+        policy = plugin.control.policy = RestartPolicy.for_plugin(self.settings, plugin.manifest)
         try:
             while True:
                 try:
@@ -91,7 +91,7 @@ class Supervision:
                 returncode = await self._watch(plugin, proc)
                 now = trio.current_time()
                 exit_text = describe_exit(returncode)
-                if plugin._stop_requested or self.stopping() or plugin.shutdown_acknowledged:
+                if plugin.control.stop_requested or self.stopping() or plugin.shutdown_acknowledged:
                     plugin.set_status(PluginStatus.STOPPED)
                     log.info("plugin %s stopped (%s)", plugin.id, exit_text)
                     return
@@ -119,11 +119,11 @@ class Supervision:
 
     async def _back_off(self, plugin: ManagedPlugin, delay: float) -> bool:
         """Wait ``delay`` s (cut short by start/stop); False, with status "stopped", if it should not respawn."""
-        plugin._wake = trio.Event()
-        if not (plugin._stop_requested or self.stopping()):
+        plugin.control.wake = trio.Event()
+        if not (plugin.control.stop_requested or self.stopping()):
             with trio.move_on_after(delay):
-                await plugin._wake.wait()
-        if plugin._stop_requested or self.stopping():
+                await plugin.control.wake.wait()
+        if plugin.control.stop_requested or self.stopping():
             plugin.set_status(PluginStatus.STOPPED)
             return False
         return True

@@ -128,7 +128,7 @@ class Supervisor(PluginCatalog):
         :class:`SupervisorError` while the host shuts down.
         """
         plugin = self.get(plugin_id)
-        async with plugin._lock:
+        async with plugin.control.lock:
             await self._start(plugin)
         return plugin
 
@@ -138,14 +138,14 @@ class Supervisor(PluginCatalog):
         The plugin is not restarted afterwards; its status is ``"stopped"``.
         """
         plugin = self.get(plugin_id)
-        async with plugin._lock:
+        async with plugin.control.lock:
             await self._stop(plugin, self._grace(grace), send_shutdown=send_shutdown)
         return plugin
 
     async def restart(self, plugin_id: str, grace: float | None = None) -> ManagedPlugin:
         """Stop the plugin (as :meth:`stop`) and start it again with a new process."""
         plugin = self.get(plugin_id)
-        async with plugin._lock:
+        async with plugin.control.lock:
             was_supervised = plugin.supervised
             await self._stop(plugin, self._grace(grace), send_shutdown=True)
             if was_supervised:
@@ -215,7 +215,7 @@ class Supervisor(PluginCatalog):
                 f"plugin {plugin_id!r} was not installed by the host (it lives in {plugin.manifest.directory}); "
                 "remove it from its plugin directory instead"
             )
-        async with plugin._lock:
+        async with plugin.control.lock:
             await self._stop(plugin, self._grace(grace), send_shutdown=True)
             if self._plugins.get(plugin_id) is plugin:
                 del self._plugins[plugin_id]
@@ -234,32 +234,32 @@ class Supervisor(PluginCatalog):
             raise SupervisorError("the plugin supervisor is not running")
 
     def _prepare(self, plugin: ManagedPlugin) -> None:
-        plugin._stop_requested = False
-        plugin._wake = trio.Event()
-        plugin._task_done = trio.Event()
+        plugin.control.stop_requested = False
+        plugin.control.wake = trio.Event()
+        plugin.control.task_done = trio.Event()
 
     async def _start(self, plugin: ManagedPlugin) -> None:
         self._check_running()
         assert self._nursery is not None
         if self._plugins.get(plugin.id) is not plugin:  # uninstalled meanwhile
             raise UnknownPlugin(plugin.id)
-        if plugin._policy is not None:
-            plugin._policy.forgive()  # an explicit start: the crash history starts over
+        if plugin.control.policy is not None:
+            plugin.control.policy.forgive()  # an explicit start: the crash history starts over
         if plugin.supervised:
-            plugin._wake.set()  # running: no-op; backing off: restart now
+            plugin.control.wake.set()  # running: no-op; backing off: restart now
             return
         plugin.last_error = None
         self._prepare(plugin)
         await self._nursery.start(self._supervision.run, plugin)
 
     async def _stop_locked(self, plugin: ManagedPlugin, grace: float, send_shutdown: bool) -> None:
-        async with plugin._lock:
+        async with plugin.control.lock:
             await self._stop(plugin, grace, send_shutdown=send_shutdown)
 
     async def _stop(self, plugin: ManagedPlugin, grace: float, *, send_shutdown: bool) -> None:
-        plugin._stop_requested = True
-        plugin._wake.set()
-        done = plugin._task_done
+        plugin.control.stop_requested = True
+        plugin.control.wake.set()
+        done = plugin.control.task_done
         if done is None or done.is_set():
             plugin.set_status(PluginStatus.STOPPED)
             return
