@@ -26,6 +26,7 @@ from .marketplace import MarketplaceRoutes
 from .rendering import RenderingRoutes
 from .routing import IndexedRouter
 from .storegate import store_error
+from .hostview import HostView
 
 log = logging.getLogger("tgo_host.api")
 
@@ -36,7 +37,7 @@ ALWAYS_SERVED = ("/healthz", "/readyz", "/health", "/metrics")
 class RefuseWhileStopping:
     """ASGI middleware: once the host is stopping, new API requests get 503 (operations endpoints still answer)."""
 
-    def __init__(self, app: ASGIApp, host: Any) -> None:
+    def __init__(self, app: ASGIApp, host: HostView) -> None:
         self.app = app
         self.host = host
 
@@ -48,7 +49,7 @@ class RefuseWhileStopping:
         await self.app(scope, receive, send)
 
 
-def build_app(host: Any) -> Starlette:
+def build_app(host: HostView) -> Starlette:
     """The Starlette app serving ``host``'s HTTP API. Also installs the metrics hook on its dispatcher."""
     metrics = HostMetrics(host)
     host.dispatcher.observe = metrics.observe
@@ -119,7 +120,7 @@ def build_app(host: Any) -> Starlette:
                             Exception: internal_error},
     )
     app.router = IndexedRouter(routes)  # Starlette's routing, literal paths found without the scan (api/routing.py)
-    app.state.admin_token = getattr(host, "admin_token", None)  # read by the control-plane routes
+    app.state.admin_token = host.admin_token  # read by the control-plane routes
     app.add_middleware(HttpGuard, host=host)  # Host, Origin, who, Content-Type (api/guard.py)
     app.add_middleware(RefuseWhileStopping, host=host)  # outermost: a stopping host answers 503 first
     return app

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from ..plugins.registry import visible_to
 from .errors import ApiError
 from .rendering import plugin_info, project_of
+from .hostview import HostView
 
 log = logging.getLogger("tgo_host.api.console")
 
@@ -195,14 +196,14 @@ class EventStream(Response):
     def _snapshot(self) -> bytes:
         sessions = self.console.host.registry.sessions(self.project_id)
         plugins = [plugin_info(s) for s in sessions]
-        supervised = getattr(self.console.host, "supervisor", None) is not None
+        supervised = self.console.host.supervisor is not None
         return b"retry: 2000\n\n" + sse("snapshot", {"plugins": plugins, "at": _now(), "supervisor": supervised})
 
 
 class Console:
     """The console's route handlers, bound to one host."""
 
-    def __init__(self, host: Any, *, queue_size: int = QUEUE_SIZE, keepalive: float = KEEPALIVE) -> None:
+    def __init__(self, host: HostView, *, queue_size: int = QUEUE_SIZE, keepalive: float = KEEPALIVE) -> None:
         self.host = host
         self.queue_size = queue_size
         self.keepalive = keepalive
@@ -274,6 +275,6 @@ class Console:
         return Response(data, media_type=CONTENT_TYPES[path.suffix], headers=headers)
 
 
-def console_routes(host: Any) -> list[BaseRoute]:
+def console_routes(host: HostView) -> list[BaseRoute]:
     """The console's routes for ``host`` (mounted by :func:`tgo_host.api.app.build_app`)."""
     return Console(host).routes()

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..plugins.printable import loggable
 from .errors import ApiError
+from .hostview import HostView
 
 log = logging.getLogger("tgo_host.api.guard")
 
@@ -118,7 +119,7 @@ def _token_matches(supplied: bytes, token: str | None) -> bool:
 class HttpGuard:
     """ASGI middleware applying the Host, Origin, peer and body checks of the module docstring to ``host``'s API."""
 
-    def __init__(self, app: ASGIApp, host: Any) -> None:
+    def __init__(self, app: ASGIApp, host: HostView) -> None:
         self.app = app
         self.host = host
         settings = host.settings
@@ -197,8 +198,8 @@ class HttpGuard:
         path = scope["path"]
         if path in TOKEN_FREE_PATHS or path.startswith(TOKEN_FREE_PREFIXES):
             return None
-        http_token = getattr(self.host, "http_token", None)
-        admin_token = getattr(self.host, "admin_token", None)
+        http_token = self.host.http_token
+        admin_token = self.host.admin_token
         if not http_token and not self.networks:
             return None  # loopback-only serving (the server refuses anything else)
         if self.networks:

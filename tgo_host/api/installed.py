@@ -14,9 +14,10 @@ from typing import Any
 
 from ..model import unstructure
 from ..plugins.registry import visible_to
+from .hostview import HostView
 
 
-def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str, Any]]:
+def installed_plugins(host: HostView, project_id: str | None = None) -> list[dict[str, Any]]:
     """Every plugin ``project_id`` may see that this host launches or that is connected in dev mode.
 
     * Launched plugins (the supervisor's, from ``plugin_dirs`` or installed
@@ -40,8 +41,8 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
     """
     now = datetime.now(timezone.utc).isoformat()
     items: list[dict[str, Any]] = []
-    supervisor = getattr(host, "supervisor", None)
-    marketplace = getattr(host, "marketplace", None)
+    supervisor = host.supervisor
+    marketplace = host.marketplace
     listed: set[str] = set()
     for plugin in supervisor.plugins() if supervisor is not None else ():
         record = marketplace.records.get(plugin.id) if marketplace is not None else None
@@ -51,7 +52,7 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
         session = plugin.session if plugin.registered else None
         registration = session.registration if session is not None else None
         listed.add(plugin.id)
-        if session is not None:
+        if session is not None and session.plugin_id is not None:
             listed.add(session.plugin_id)
         items.append(
             {
@@ -83,6 +84,7 @@ def installed_plugins(host: Any, project_id: str | None = None) -> list[dict[str
         if not session.is_dev_mode or session.plugin_id in listed or not visible_to(session, project_id):
             continue
         registration = session.registration
+        assert registration is not None  # the registry holds registered sessions only
         connected = session.connected_at.isoformat()
         items.append(
             {

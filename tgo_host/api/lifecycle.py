@@ -24,6 +24,7 @@ from .rendering import project_of
 from .marketplace import MarketplaceRoutes
 from .storegate import require_store
 from .params import int_param
+from .hostview import HostView
 
 MAX_LOG_LIMIT = 10_000  # lines one /logs call may ask for (the ring buffer holds log_lines)
 
@@ -36,7 +37,7 @@ class InstallRequest:
 
 
 class LifecycleRoutes:
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: HostView) -> None:
         self.host = host
 
     def routes(self) -> list[Route]:
@@ -58,7 +59,7 @@ class LifecycleRoutes:
 
     @property
     def marketplace(self) -> Any:
-        return getattr(self.host, "marketplace", None)
+        return self.host.marketplace
 
     def _visible(self, plugin_id: str, project_id: str | None) -> bool:
         """Installed plugins bound to another project are invisible to a caller scoped to ``project_id``."""

@@ -28,6 +28,7 @@ from .errors import ApiError, JSONResponse, from_exception, invalid_body
 from .installed import installed_plugins
 from .rendering import project_of
 from .guard import control_route
+from .hostview import HostView
 
 log = logging.getLogger("tgo_host.api.marketplace")
 
@@ -79,7 +80,7 @@ class EventStream:
 
 
 class MarketplaceRoutes:
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: HostView) -> None:
         self.host = host
 
     def routes(self) -> list[Route]:
@@ -92,7 +93,7 @@ class MarketplaceRoutes:
 
     @property
     def marketplace(self) -> Marketplace:
-        marketplace = getattr(self.host, "marketplace", None)
+        marketplace = self.host.marketplace
         if marketplace is None:
             raise ApiError(503, "marketplace_unavailable",
                            "this host does not install plugins by URL (set managed_plugins_dir)")
@@ -122,7 +123,7 @@ class MarketplaceRoutes:
 
     def _installed(self, request: Request) -> str:
         """The path's plugin id, if this host launches it and the caller's project may see it (else 404)."""
-        plugin_id = request.path_params["plugin_id"]
+        plugin_id: str = request.path_params["plugin_id"]
         supervisor = self.host.supervisor
         project_id = project_of(request)
         bound = self.marketplace.project_of(plugin_id)

@@ -8,13 +8,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .hostview import HostView
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class _HostCollector(Collector):
     """Gauges and counters read from the host's state at scrape time."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: HostView) -> None:
         self.host = host
 
     def collect(self) -> Iterator[Any]:
@@ -42,12 +44,12 @@ class _HostCollector(Collector):
             for kind, count in counts.items():
                 fixups.add_metric([plugin_id, kind], count)
         yield fixups
-        supervisor = getattr(host, "supervisor", None)
+        supervisor = host.supervisor
         if supervisor is not None:
             restarts = CounterMetricFamily("tgo_supervisor_restarts", "Launched plugin processes restarted")
             restarts.add_metric([], supervisor.total_restarts())
             yield restarts
-        toolsync = getattr(host, "toolsync", None)
+        toolsync = host.toolsync
         if toolsync is not None:
             synced = CounterMetricFamily("tgo_ai_tools_synced", "MCP tools announced to the AI service")
             synced.add_metric([], toolsync.tools_synced)
@@ -68,7 +70,7 @@ class HostMetrics:
     observes once per plugin (bench/README.md, "Request path").
     """
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: HostView) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "tgo_plugin_requests", "Host→plugin requests by method and outcome", ["method", "outcome"],

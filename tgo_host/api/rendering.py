@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from ..model import (
     ChannelSendMessageParams,
+    ChatToolbarCapability,
+    McpToolsCapability,
     ValidationError,
     EventRequest,
     FixUp,
@@ -27,12 +29,14 @@ from ..plugins.session import PluginSession
 from .bodies import read_body, read_body_and_json
 from ..model.webprofile import restore_event
 from .errors import ApiError, JSONResponse, from_exception
+from .hostview import HostView
 from .profile import action_for, profile_of, ui_for
 
 
 def plugin_info(session: PluginSession) -> dict[str, Any]:
     """``PluginInfo`` of http-api.md for a connected session."""
     reg = session.registration
+    assert reg is not None  # the registry holds registered sessions only
     return {
         "id": session.plugin_id,
         "name": reg.name,
@@ -50,7 +54,7 @@ def plugin_info(session: PluginSession) -> dict[str, Any]:
 class RenderingRoutes:
     """Route handlers bound to one host's dispatcher and settings."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: HostView) -> None:
         self.host = host
         self.dispatcher: Dispatcher = host.dispatcher
         self.body_limit = host.settings.max_http_body_bytes
@@ -97,6 +101,7 @@ class RenderingRoutes:
                 "shortcut": cap.shortcut,
             }
             for cap, session in self.host.registry.with_capability("chat_toolbar", project_of(request))
+            if isinstance(cap, ChatToolbarCapability)  # every one: the index is by type
         ]
         return JSONResponse({"buttons": buttons})
 
@@ -192,7 +197,7 @@ class RenderingRoutes:
         body = await read_body(request, ToolExecuteRequest, self.body_limit)
         project = project_of(request)
         session = self._session(plugin_id, project)
-        declared = [t.name for c in session.capabilities if c.type == "mcp_tools" for t in c.tools]
+        declared = [t.name for c in session.capabilities if isinstance(c, McpToolsCapability) for t in c.tools]
         if tool_name not in declared:
             raise ApiError(
                 404, "tool_not_found",

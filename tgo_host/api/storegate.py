@@ -6,16 +6,15 @@ comes here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..marketplace.store import StoreError
 from .errors import ApiError, from_exception
+from .hostview import HostView
 
 
-async def require_store(host: Any) -> None:
+async def require_store(host: HostView) -> None:
     """Raise 503 ``store_unavailable`` unless the host's installed-plugin store answers now."""
-    store = getattr(getattr(host, "marketplace", None), "store", None)
-    check = getattr(store, "check", None)
+    marketplace = host.marketplace
+    check = getattr(marketplace.store, "check", None) if marketplace is not None else None
     if check is not None:
         try:
             await check()
