@@ -226,7 +226,7 @@ class HttpConnection:
         self.client = (address[0], address[1]) if isinstance(address, tuple) else None
         try:
             local = stream.socket.getsockname()
-            self.server_addr = (local[0], local[1])
+            self.server_addr: tuple[str, int] | None = (local[0], local[1])
         except OSError:  # the client already reset the connection
             self.server_addr = None
         self.peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)

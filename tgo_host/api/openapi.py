@@ -216,9 +216,9 @@ def _stream(operation: dict[str, Any]) -> dict[str, Any]:
 def build_openapi() -> dict[str, Any]:
     """The complete OpenAPI 3.0 document of the HTTP API."""
     components: dict[str, Any] = dict(_STATIC_SCHEMAS)
-    for cls in (RenderRequest, EventRequest, VisitorPanelRenderRequest, ToolExecuteRequest, ChannelSendMessageParams):
-        model_schema(cls, components)
-    for cls in (PluginConfig, PluginInstallRequest, UpgradeRequest, FetchInfoRequest):
+    models: tuple[type, ...] = (RenderRequest, EventRequest, VisitorPanelRenderRequest, ToolExecuteRequest,
+                                ChannelSendMessageParams, PluginConfig, PluginInstallRequest, UpgradeRequest, FetchInfoRequest)
+    for cls in models:
         model_schema(cls, components)
 
     project = {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
@@ -229,7 +229,8 @@ def build_openapi() -> dict[str, Any]:
                "description": "JSON-UI as sent (full) or in the TGO web app's 7 templates (tgo-web); "
                               "default: the web_profile setting."}
 
-    def op(summary: str, ok: dict[str, Any], *, body: str | None = None, errors=(), params=(), tag="plugins") -> dict[str, Any]:
+    def op(summary: str, ok: dict[str, Any], *, body: str | None = None, errors: tuple[int, ...] = (),
+           params: tuple[dict[str, Any], ...] = (), tag: str = "plugins") -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": summary,
             "tags": [tag],

@@ -36,6 +36,7 @@ from ..plugins.auth import Grant
 from ..plugins.manifest import ManifestError, load_manifest
 from ..plugins.installing import remove_plugin_files
 from ..plugins.managed import ManagedPlugin
+from ..plugins.supervisor import Supervisor
 from ..plugins.supervisor_errors import SupervisorError, UnknownPlugin
 from ..settings import Settings
 from .build import BuildError, build, run_step
@@ -78,7 +79,7 @@ class Marketplace:
     built with this marketplace wires both).
     """
 
-    def __init__(self, settings: Settings, supervisor: Any, store: InstalledStore, fetcher: Fetcher | None = None) -> None:
+    def __init__(self, settings: Settings, supervisor: Supervisor, store: InstalledStore, fetcher: Fetcher | None = None) -> None:
         self.settings = settings
         self.supervisor = supervisor
         self.store = store
@@ -111,7 +112,7 @@ class Marketplace:
 
     # -- start-up ------------------------------------------------------------------
 
-    async def restore(self, supervisor: Any) -> None:
+    async def restore(self, supervisor: Supervisor) -> None:
         """Load the records; roll back what a killed host left half-done; keep stopped plugins stopped."""
         root = self.settings.managed_plugins_dir
         if root and os.path.isdir(root):
@@ -537,7 +538,7 @@ def _clean_leftovers(root: str) -> None:
 STORE_FILE = ".tgo-installed.db"
 
 
-def open_marketplace(settings: Settings, supervisor: Any) -> Marketplace:
+def open_marketplace(settings: Settings, supervisor: Supervisor) -> Marketplace:
     """The marketplace of ``settings.managed_plugins_dir``, its records in ``<managed>/.tgo-installed.db``."""
     from .store import SqliteStore
 

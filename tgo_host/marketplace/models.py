@@ -76,7 +76,7 @@ class BuildConfig:
 @model
 class RuntimeConfig:
     args: list[Text] = attrs.Factory(list)
-    env: EnvMap = attrs.Factory(dict)
+    env: EnvMap = attrs.Factory(lambda: EnvMap({}))
     auto_restart: bool = True
     restart_delay: float = 5.0
     command: Text | None = None  # tgo-host extension: the executable, relative to the plugin directory
@@ -171,6 +171,7 @@ def plugin_config(data: Any, cls: type[PluginConfig] = PluginConfig) -> PluginCo
     return complete(config)
 
 
-def as_json(config: PluginConfig) -> dict[str, Any]:
-    """The JSON form of ``config`` (None values left out)."""
-    return unstructure(config)
+def as_json(config: object) -> dict[str, Any]:
+    """The JSON form of ``config`` (a plugin config or a part of one; None values left out)."""
+    out: dict[str, Any] = unstructure(config)
+    return out

@@ -202,7 +202,7 @@ class PostgresStore(InstalledStore):
 
     async def delete(self, plugin_id: str) -> bool:
         def remove(conn: Any) -> bool:
-            return conn.execute(f"DELETE FROM {TABLE} WHERE plugin_id = %s", (plugin_id,)).rowcount > 0
+            return bool(conn.execute(f"DELETE FROM {TABLE} WHERE plugin_id = %s", (plugin_id,)).rowcount > 0)
 
         return await self._call(f"deleting plugin {plugin_id!r}", remove)
 

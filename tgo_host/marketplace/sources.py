@@ -27,6 +27,7 @@ import yaml
 
 from ..errors import HostError
 from ..settings import Settings
+from ..plugins.manifest import Text
 from .models import ConfigError, GitSource, PluginConfig, plugin_config
 
 MANIFEST_NAMES = ("plugin.yml", "plugin.yaml")
@@ -146,7 +147,7 @@ def manifest_candidates(url: str, settings: Settings) -> list[Candidate]:
         if len(rest) >= 2 and rest[0] == "blob":
             ref, file = rest[1], "/".join(rest[2:])
             directory = "/".join(rest[2:-1])
-            git = GitSource(repo=f"{owner}/{repo}", ref=ref, path="/" + directory)
+            git = GitSource(repo=Text(f"{owner}/{repo}"), ref=Text(ref), path=Text("/" + directory))
             return [Candidate(_raw_url(host, owner, repo, ref, file, settings), host, git)]
         if len(rest) >= 2 and rest[0] == "tree":
             refs, path = [rest[1]], "/".join(rest[2:])
@@ -154,7 +155,7 @@ def manifest_candidates(url: str, settings: Settings) -> list[Candidate]:
             refs, path = (["main", "master"] if host == "github" else ["master", "main"]), ""
         out = []
         for ref in refs:
-            git = GitSource(repo=f"{owner}/{repo}", ref=ref, path="/" + path)
+            git = GitSource(repo=Text(f"{owner}/{repo}"), ref=Text(ref), path=Text("/" + path))
             for name in MANIFEST_NAMES:
                 out.append(Candidate(_raw_url(host, owner, repo, ref, f"{path}/{name}", settings), host, git))
         return out

@@ -16,6 +16,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from typing import IO
 
 from ..errors import HostError
 
@@ -67,7 +68,7 @@ class _Budget:
         if self.files > self.max_files:
             raise UnpackError(f"{self.archive}: more than {self.max_files} entries (max_archive_files)")
 
-    def copy(self, source, target_path: str, name: str, mode: int) -> None:
+    def copy(self, source: IO[bytes], target_path: str, name: str, mode: int) -> None:
         with open(target_path, "wb") as out:
             while True:
                 chunk = source.read(CHUNK)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-def _key(version: str) -> tuple | None:
+def _key(version: str) -> tuple[Any, ...] | None:
     match = _SEMVER.match(version.strip())
     if match is None:
         return None
     major, minor, patch, pre = match.groups()
     # a pre-release sorts before its release; identifiers compare numerically when numeric
-    pre_key: tuple = (1,) if pre is None else (0, *((0, int(p)) if p.isdigit() else (1, p) for p in pre.split(".")))
+    pre_key: tuple[Any, ...] = (1,) if pre is None else (0, *((0, int(p)) if p.isdigit() else (1, p) for p in pre.split(".")))
     return (int(major), int(minor), int(patch), pre_key)
 
 

@@ -14,7 +14,7 @@ skips it); an unknown top-level action is an error. Spec defaults
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Union, get_args
 
 import attrs
 
@@ -37,7 +37,7 @@ class OpenUrlAction(Open):
 class InsertTextAction(Open):
     action: ClassVar[str] = "insert_text"
     text: Text
-    replace: Flag = False
+    replace: Flag = Flag(False)
 
 
 @model
@@ -52,7 +52,7 @@ class ShowToastAction(Open):
     action: ClassVar[str] = "show_toast"
     message: Text
     type: Hint | None = None  # success (the default), error, warning, info
-    duration: Measure = 3000
+    duration: Measure = Measure(3000)
 
 
 @model
@@ -107,7 +107,7 @@ Action = Union[
     NoopAction,
     BatchAction,
 ]
-ACTION_NAMES: tuple[str, ...] = tuple(cls.action for cls in Action.__args__)
+ACTION_NAMES: tuple[str, ...] = tuple(cls.action for cls in get_args(Action))
 
 
 @attrs.define
@@ -158,9 +158,11 @@ converter.register_unstructure_hook(ShowModalAction, _unstructure_show_modal)
 
 def parse_action(obj: Any) -> Action:
     """Validate an event result (``{"action": ..., "data": {...}}``); raises ValidationError."""
-    return structure(obj, Action)
+    action: Action = structure(obj, Action)
+    return action
 
 
 def action_to_json(action: Action) -> dict[str, Any]:
     """``{"action": NAME, "data": {...}}`` for ``action``, None fields left out."""
-    return unstructure(action)
+    out: dict[str, Any] = unstructure(action)
+    return out

@@ -19,7 +19,7 @@ Hooks registered here (everything else is cattrs' generated code):
 from __future__ import annotations
 
 import types
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Callable, Literal, TypeVar, Union, get_args, get_origin, overload
 
 import attrs
 import cattrs
@@ -34,6 +34,8 @@ from .fixups import prefix_since
 from .urls import http_url_problem
 
 T = TypeVar("T")
+#: A cattrs structure hook: ``hook(value, type)`` -> the structured value.
+StructureHook = Callable[[Any, Any], Any]
 _NoneType = type(None)
 #: The list fix-ups are noted into (None when nobody collects); a C-level call on the hot path.
 current_fixups = _SINK.get
@@ -72,7 +74,13 @@ def to_validation_error(exc: BaseException, path: str = "") -> ValidationError:
         return ValidationError(path, f"invalid value ({type(exc).__name__}: {exc})")
 
 
-def structure(data: Any, cls: type[T]) -> T:
+@overload
+def structure(data: Any, cls: type[T]) -> T: ...
+@overload
+def structure(data: Any, cls: Any) -> Any: ...  # a Union of models: annotate what it returns
+
+
+def structure(data: Any, cls: Any) -> Any:
     """``data`` (parsed JSON) as an instance of ``cls``; raises ValidationError."""
     hook = converter.get_structure_hook(cls)  # a missing hook is a bug: let it escape
     try:
@@ -98,10 +106,10 @@ _PRIMITIVES: dict[Any, tuple[tuple[type, ...], str]] = {
 }
 
 
-def _primitive_hook(classes: tuple[type, ...], reason: str, nullable: bool = False):
+def _primitive_hook(classes: tuple[type, ...], reason: str, nullable: bool = False) -> StructureHook:
     allowed = frozenset(classes + ((_NoneType,) if nullable else ()))
 
-    def structure_primitive(value, _):
+    def structure_primitive(value: Any, _: Any) -> Any:
         if value.__class__ in allowed:
             return value
         raise ValidationError("", reason)
@@ -109,7 +117,7 @@ def _primitive_hook(classes: tuple[type, ...], reason: str, nullable: bool = Fal
     return structure_primitive
 
 
-def _structure_int(value, _):
+def _structure_int(value: Any, _: Any) -> Any:
     cls = value.__class__
     if cls is int:
         return value
@@ -118,20 +126,22 @@ def _structure_int(value, _):
     raise ValidationError("", "expected an integer")
 
 
+def _is(expected: Any) -> Callable[[Any], bool]:
+    return lambda t: bool(t == expected)
+
+
 for _type, (_classes, _reason) in _PRIMITIVES.items():
     if _type is int:
         converter.register_structure_hook(int, _structure_int)
     elif _type in (Scalar, JSONObject):
-        converter.register_structure_hook_func(
-            lambda t, _type=_type: t == _type, _primitive_hook(_classes, _reason)
-        )
+        converter.register_structure_hook_func(_is(_type), _primitive_hook(_classes, _reason))
     else:
         converter.register_structure_hook(_type, _primitive_hook(_classes, _reason))
 del _type, _classes, _reason
 
 
-def _url_hook(problem):
-    def structure_url(value, _):
+def _url_hook(problem: Callable[[str], str | None]) -> StructureHook:
+    def structure_url(value: Any, _: Any) -> str:
         if value.__class__ is not str:
             raise ValidationError("", "expected a string")
         reason = problem(value)
@@ -153,11 +163,11 @@ def _is_union(t: Any) -> bool:
     return get_origin(t) in (Union, types.UnionType)
 
 
-def _literal_hook(allowed: tuple[str, ...], nullable: bool = False):
+def _literal_hook(allowed: tuple[str, ...], nullable: bool = False) -> StructureHook:
     reason = "must be one of " + ", ".join(allowed)
     accepted = frozenset(allowed + ((None,) if nullable else ()))
 
-    def structure_literal(value, _):
+    def structure_literal(value: Any, _: Any) -> Any:
         if value.__class__ in _LITERAL_CLASSES and value in accepted:
             return value
         raise ValidationError("", reason)
@@ -166,13 +176,15 @@ def _literal_hook(allowed: tuple[str, ...], nullable: bool = False):
 
 
 _LITERAL_CLASSES = frozenset({str, _NoneType})
-converter.register_structure_hook_factory(
-    lambda t: get_origin(t) is Literal, lambda t: _literal_hook(get_args(t))
-)
+def _is_literal(t: Any) -> bool:
+    return get_origin(t) is Literal
+
+
+converter.register_structure_hook_factory(_is_literal, lambda t: _literal_hook(get_args(t)))
 
 
 @converter.register_structure_hook_factory(lambda t: _is_union(t) and _NoneType in get_args(t))
-def _optional_factory(t):
+def _optional_factory(t: Any) -> StructureHook:
     rest = tuple(a for a in get_args(t) if a is not _NoneType)
     inner = rest[0] if len(rest) == 1 else Union[rest]
     if inner in _PRIMITIVES and inner is not int:
@@ -181,22 +193,26 @@ def _optional_factory(t):
         return _literal_hook(get_args(inner), nullable=True)
     hook = converter.get_structure_hook(inner)
 
-    def structure_optional(value, _):
+    def structure_optional(value: Any, _: Any) -> Any:
         return None if value is None else hook(value, inner)
 
     return structure_optional
 
 
-@converter.register_structure_hook_factory(lambda t: t is list or get_origin(t) is list)
-def _list_factory(t):
+def _is_list(t: Any) -> bool:
+    return t is list or get_origin(t) is list
+
+
+@converter.register_structure_hook_factory(_is_list)
+def _list_factory(t: Any) -> StructureHook:
     args = get_args(t)
     elem = args[0] if args else Any
     hook = converter.get_structure_hook(elem)
 
-    def structure_list(value, _):
+    def structure_list(value: Any, _: Any) -> list[Any]:
         if value.__class__ is not list:
             raise ValidationError("", "expected a list")
-        out = []
+        out: list[Any] = []
         append = out.append
         sink = current_fixups()
         start = len(sink) if sink is not None else 0
@@ -214,7 +230,7 @@ def _list_factory(t):
 
 
 @converter.register_structure_hook_factory(attrs.has)
-def _attrs_factory(cl):
+def _attrs_factory(cl: Any) -> StructureHook:
     """Structure a dict into ``cl``: required fields must be present, null or
     a hook's None means "the default" for fields that have one, unknown keys go
     to ``extra`` on `Open` models (dropped otherwise).
@@ -224,8 +240,8 @@ def _attrs_factory(cl):
     """
     attrs.resolve_types(cl)
     keeps_extra = issubclass(cl, Open)
-    table = {}
-    required = []
+    table: dict[str, tuple[str, StructureHook, Any, bool]] = {}
+    names: list[str] = []
     for a in attrs.fields(cl):
         if keeps_extra and a.name == "extra":
             continue
@@ -237,11 +253,11 @@ def _attrs_factory(cl):
             type_ = rest[0] if len(rest) == 1 else Union[rest]
         table[a.name] = (a.alias, converter.get_structure_hook(type_), type_, has_default)
         if not has_default:
-            required.append(a.name)
-    required = tuple(required)
+            names.append(a.name)
+    required = tuple(names)
     get_spec = table.get
 
-    def structure_object(value, _):
+    def structure_object(value: Any, _: Any) -> Any:
         if value.__class__ is not dict:
             raise ValidationError("", "expected an object")
         for name in required:
@@ -249,8 +265,8 @@ def _attrs_factory(cl):
                 raise ValidationError(name, "required")
         sink = current_fixups()
         noted = len(sink) if sink is not None else 0
-        kwargs = {}
-        extra = None
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] | None = None
         for key, raw in value.items():
             spec = get_spec(key)
             if spec is None:
@@ -289,13 +305,13 @@ def _kept_extra(extra: dict[str, Any]) -> dict[str, Any] | None:
 def compact_unstructure_fn(cl: type) -> Any:
     """cattrs' generated unstructure function for ``cl``, leaving out None attributes."""
     attrs.resolve_types(cl)
-    omit = {a.name: override(omit_if_default=True) for a in attrs.fields(cl) if a.default is None}
+    omit: dict[str, Any] = {a.name: override(omit_if_default=True) for a in attrs.fields(cl) if a.default is None}
     if not issubclass(cl, Open):
         return make_dict_unstructure_fn(cl, converter, **omit)
     omit["extra"] = override(omit=True)
     known_fields = make_dict_unstructure_fn(cl, converter, **omit)
 
-    def unstructure_open(obj):
+    def unstructure_open(obj: Any) -> dict[str, Any]:
         out = known_fields(obj)
         if obj.extra:
             out.update(obj.extra)

@@ -26,7 +26,7 @@ class ValidationError(HostError, ValueError):
     def error_fields(self, plugin_id: str | None = None) -> dict[str, Any]:
         return {"path": self.path}
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[ValidationError], tuple[str, str]]:
         return (type(self), (self.path, self.reason))
 
 

@@ -11,15 +11,20 @@ Two families of leaf types (their hooks live in `converter` and `lenient`):
 
 from __future__ import annotations
 
-from typing import Any, NewType, Union
+from typing import Any, NewType, TypeVar, Union, dataclass_transform
 
 import attrs
+
+T = TypeVar("T")
 
 #: Decorator for every model class: slotted, keyword-only (so the field order can
 #: follow the spec, which is also the order errors are found in). Mutable like
 #: lsprotocol's classes: frozen attrs classes cost ~20% more to build on the
 #: render hot path. Treat parsed models as read-only.
-model = attrs.define(kw_only=True)
+@dataclass_transform(field_specifiers=(attrs.field,), kw_only_default=True)
+def model(cls: type[T]) -> type[T]:
+    return attrs.define(cls, kw_only=True)
+
 
 #: A JSON number. ``int`` and ``float`` are accepted (``bool`` is not) and kept as given.
 Number = float

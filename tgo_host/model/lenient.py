@@ -9,7 +9,7 @@ for what is unsafe or would break the renderer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .converter import converter
 from .errors import ValidationError
@@ -32,7 +32,7 @@ def as_text(value: Any) -> str:
 def _text(value: Any, _: Any) -> str:
     cls = value.__class__
     if cls is str:
-        return value
+        return value  # type: ignore[no-any-return]  # the class check is exact (and fast)
     if value is None:
         return ""
     if cls in (int, float, bool):
@@ -68,7 +68,7 @@ def _flag(value: Any, _: Any) -> bool | None:
 def _measure(value: Any, _: Any) -> int | float | None:
     cls = value.__class__
     if cls is int:
-        return value
+        return value  # type: ignore[no-any-return]  # the class check is exact (and fast)
     if cls is float:
         return int(value) if value.is_integer() else value
     if cls is str and value == "":
@@ -94,7 +94,7 @@ def _value(value: Any, _: Any) -> Any:
     raise ValidationError("", "expected a string, number or boolean")
 
 
-def _url_hook(problem):
+def _url_hook(problem: Callable[[str], str | None]) -> Callable[[Any, Any], str]:
     def structure_url(value: Any, _: Any) -> str:
         if value is None:  # a required URL given as null: no link (front ends show the text only)
             return ""

@@ -16,7 +16,7 @@ shape is refused with the field's path.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, NewType, Union
+from typing import Any, ClassVar, NewType, Union, get_args
 
 import attrs
 
@@ -176,7 +176,7 @@ Capability = Union[
     ChannelIntegrationCapability,
     McpToolsCapability,
 ]
-CAPABILITY_TYPES: tuple[str, ...] = tuple(cls.type for cls in Capability.__args__)
+CAPABILITY_TYPES: tuple[str, ...] = tuple(cls.type for cls in get_args(Capability))
 
 register_tagged_union(Capability, tag="type", noun="capability type", envelope=False)
 

@@ -79,7 +79,7 @@ def register_tagged_union(
 
     if envelope:
 
-        def structure_tagged(obj, _):
+        def structure_tagged(obj: Any, _: Any) -> Any:
             name = obj.get(tag) if obj.__class__ is dict else None
             entry = table.get(name) if name.__class__ is str else None
             if entry is None:
@@ -103,7 +103,7 @@ def register_tagged_union(
 
     else:
 
-        def structure_tagged(obj, _):
+        def structure_tagged(obj: Any, _: Any) -> Any:
             if obj.__class__ is not dict:
                 raise ValidationError("", "expected an object")
             name = obj.get(tag)
@@ -122,7 +122,7 @@ def register_tagged_union(
     return structure_tagged
 
 
-def _tagged_unstructure(cls: type, tag: str, name: str, envelope: bool) -> Callable[[Any], dict]:
+def _tagged_unstructure(cls: type, tag: str, name: str, envelope: bool) -> Callable[[Any], dict[str, Any]]:
     fields = compact_unstructure_fn(cls)
     if envelope:
         return lambda obj: {tag: name, "data": fields(obj)}

@@ -13,7 +13,7 @@ out of `ui_to_json` output; keys no model knows are passed through.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Union, get_args
 
 import attrs
 
@@ -34,7 +34,7 @@ class KeyValueItem(Open):
     """``type: "link"`` makes ``value`` the link's URL, so it is checked like one."""
 
     label: Text
-    value: Value = ""
+    value: Value = Value("")
     icon: Text | None = None
     color: Text | None = None
     type: Hint | None = None  # text, date, datetime, currency, badge, link, status
@@ -42,7 +42,7 @@ class KeyValueItem(Open):
     link: LinkUrl | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.type == "link" and self.value.__class__ is str:
+        if self.type == "link" and isinstance(self.value, str):
             reason = link_url_problem(self.value)
             if reason is not None:
                 raise ValidationError("value", reason)
@@ -130,11 +130,11 @@ _structure_list_item_fields = converter.get_structure_hook(ListItem)
 
 
 def _structure_list_item(value: Any, _: Any) -> ListItem:
-    item = _structure_list_item_fields(value, ListItem)
+    item: ListItem = _structure_list_item_fields(value, ListItem)
     if item.text is None and item.title is None:
         if "text" not in value and "title" not in value:
             raise ValidationError("text", "required (or title)")
-        item.text = ""  # a null text: the front end shows an empty entry
+        item.text = Text("")  # a null text: the front end shows an empty entry
     return item
 
 
@@ -400,7 +400,7 @@ Template = Union[
     TabsTemplate,
     FormTemplate,
 ]
-TEMPLATE_NAMES: tuple[str, ...] = tuple(cls.template for cls in Template.__args__)
+TEMPLATE_NAMES: tuple[str, ...] = tuple(cls.template for cls in get_args(Template))
 _KNOWN_NAMES = frozenset(TEMPLATE_NAMES)
 #: A template nested in ``group``/``tabs``/``show_modal``: known, or a placeholder.
 Child = Union[Template, UnknownTemplate]
@@ -429,16 +429,19 @@ _structure_template = register_tagged_union(
 def structure_child(obj: Any) -> Template | UnknownTemplate:
     """A nested template (``show_modal`` content): unknown names become placeholders."""
     try:
-        return _structure_child(obj, Child)
+        child: Template | UnknownTemplate = _structure_child(obj, Child)
     except Exception as exc:
         raise to_validation_error(exc) from None
+    return child
 
 
 def parse_ui(obj: Any) -> Template:
     """Validate a render result (``{"template": ..., "data": {...}}``); raises ValidationError."""
-    return structure(obj, Template)
+    template: Template = structure(obj, Template)
+    return template
 
 
-def ui_to_json(template: Template) -> dict[str, Any]:
+def ui_to_json(template: Template | UnknownTemplate) -> dict[str, Any]:
     """``{"template": NAME, "data": {...}}`` for ``template``, None fields left out."""
-    return unstructure(template)
+    out: dict[str, Any] = unstructure(template)
+    return out

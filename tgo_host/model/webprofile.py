@@ -61,7 +61,8 @@ class _Down:
         if not isinstance(ui, dict):
             return ui
         name = ui.get("template")
-        data = ui.get("data") if isinstance(ui.get("data"), dict) else {}
+        given = ui.get("data")
+        data: dict[str, Any] = given if isinstance(given, dict) else {}
         mapper = _MAPPERS.get(name) if isinstance(name, str) else None
         if mapper is None:  # a web template without children, or a placeholder: the web app shows it as is
             return ui
@@ -309,7 +310,7 @@ def _timeline(down: _Down, data: dict[str, Any], path: str) -> dict[str, Any]:
         columns.append({"key": "status", "label": "Status"})
     rows = []
     for e in entries:
-        row = {k: _str(e.get(k)) for k in ("time", "title", "description")}
+        row: dict[str, Any] = {k: _str(e.get(k)) for k in ("time", "title", "description")}
         if with_status:
             status = e.get("status")
             row["status"] = {"text": status, "color": _STATUS_BADGES.get(status, "gray")} if status else ""

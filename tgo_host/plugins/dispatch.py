@@ -24,9 +24,11 @@ import trio
 
 from ..errors import HostError
 from ..model import (
+    Capability,
     FixUp,
     Template,
     ValidationError,
+    VisitorPanelCapability,
     action_to_json,
     collecting,
     converter,
@@ -129,6 +131,8 @@ class FanOut:
 
 
 Observer = Callable[[str, str, str, float], None]
+#: Validates a plugin's result into the JSON the caller gets; raises ValidationError.
+Parse = Callable[[Any], dict[str, Any]]
 
 
 class Dispatcher:
@@ -140,7 +144,7 @@ class Dispatcher:
     """
 
     def __init__(
-        self, registry: Registry, *, observe: Observer | None = None, fixups: FixUpReport | None = None
+        self, registry: Registry[PluginSession], *, observe: Observer | None = None, fixups: FixUpReport | None = None
     ) -> None:
         self.registry = registry
         self.observe = observe
@@ -169,13 +173,13 @@ class Dispatcher:
         session: PluginSession,
         method: str,
         params: Any,
-        parse: Callable[[Any], Any],
+        parse: Parse,
         warnings: list[FixUp] | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
         """Send ``method`` and `_settle` the answer; fix-ups are added to ``warnings``."""
         start = trio.current_time() if self.observe is not None else 0.0
         try:
-            answer: outcome.Outcome = outcome.Value(await session.call(method, params))
+            answer: outcome.Outcome[Any] = outcome.Value(await session.call(method, params))
         except RpcFailure as exc:
             answer = outcome.Error(exc)
         seconds = trio.current_time() - start if self.observe is not None else 0.0
@@ -185,11 +189,11 @@ class Dispatcher:
         self,
         session: PluginSession,
         method: str,
-        answer: outcome.Outcome,
+        answer: outcome.Outcome[Any],
         seconds: float,
-        parse: Callable[[Any], Any],
+        parse: Parse,
         warnings: list[FixUp] | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
         """``parse`` the result of a settled request; log and observe how it went; raise its :class:`RpcFailure`.
 
         What validation fixed up is recorded in ``self.fixups`` and added to ``warnings``;
@@ -330,6 +334,7 @@ class Dispatcher:
                 data = exc.data if isinstance(exc, RemoteError) else None
                 outcomes[index] = PanelError(plugin_id, title, exc.outcome, exc.message, code, data)
             else:
+                assert isinstance(capability, VisitorPanelCapability)  # the index is by type
                 outcomes[index] = Panel(plugin_id, title, capability.icon, capability.priority, ui, warnings)
         return FanOut(
             panels=[o for o in outcomes if isinstance(o, Panel)],
@@ -341,7 +346,7 @@ class Dispatcher:
 _LARGE = outcome.Value(None)
 
 
-def _size_verdict(answer: outcome.Outcome) -> outcome.Outcome | None:
+def _size_verdict(answer: outcome.Outcome[Any]) -> outcome.Outcome[Any] | None:
     """How ``answer`` gets validated: None in the event loop (an error answer, or a result of at most
     ``INLINE_VALIDATION_NODES`` nodes), `_LARGE` in a worker thread, or ``Error(ValidationError)``
     not at all (nested deeper than the host allows). Reads ``answer`` without unwrapping it."""
@@ -353,13 +358,13 @@ def _size_verdict(answer: outcome.Outcome) -> outcome.Outcome | None:
         return outcome.Error(exc)
 
 
-def _validate(parse: Callable[[Any], Any], result: Any) -> tuple[Any, list[FixUp]]:
+def _validate(parse: Parse, result: Any) -> tuple[dict[str, Any], list[FixUp]]:
     """`_collected` after the full depth check (for large results, in a worker thread)."""
     check_depth(result)
     return _collected(parse, result)
 
 
-def _collected(parse: Callable[[Any], Any], result: Any) -> tuple[Any, list[FixUp]]:
+def _collected(parse: Parse, result: Any) -> tuple[dict[str, Any], list[FixUp]]:
     """``parse(result)`` and the fix-ups it noted."""
     with collecting() as fixups:
         return parse(result), fixups
@@ -374,11 +379,11 @@ def _check_error_data(exc: RemoteError) -> None:
         raise InvalidResult(exc.peer, exc.method, invalid) from None
 
 
-def _one_per_plugin(entries: list[tuple[Any, PluginSession]]) -> list[tuple[Any, PluginSession]]:
+def _one_per_plugin(entries: list[tuple[Capability, PluginSession]]) -> list[tuple[Capability, PluginSession]]:
     """``entries`` (priority order) with each plugin once, under its first declared capability of the kind."""
     if len({id(session) for _, session in entries}) == len(entries):
         return entries  # the usual case: one capability of the kind per plugin
-    first: dict[int, Any] = {}
+    first: dict[int, Capability] = {}
     for capability, session in entries:
         if id(session) not in first:
             first[id(session)] = next(c for c in session.capabilities if c.type == capability.type)

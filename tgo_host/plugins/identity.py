@@ -25,7 +25,8 @@ from .registry import Registry
 
 if TYPE_CHECKING:
     from .session import PluginSession
-    from .supervisor import ManagedPlugin, Supervisor
+    from .managed import ManagedPlugin
+    from .supervisor import Supervisor
 
 log = logging.getLogger("tgo_host.identity")
 

@@ -137,8 +137,9 @@ class LaunchedProcess:
         self._popen.send_signal(sig)
 
     def __del__(self) -> None:
-        if getattr(self, "_pidfd", None) is not None:
-            os.close(self._pidfd)
+        pidfd = getattr(self, "_pidfd", None)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 async def launch(argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> LaunchedProcess:

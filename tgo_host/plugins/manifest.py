@@ -63,7 +63,7 @@ class ManifestError(HostError):
         self.field = field
         self.reason = reason
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[ManifestError], tuple[str, str, str]]:
         return (type(self), (self.file, self.field, self.reason))
 
 
@@ -72,7 +72,7 @@ class ManifestError(HostError):
 #: A string; a number (not a bool) is accepted and kept as its text.
 Text = NewType("Text", str)
 #: ``{NAME: value}``; scalar values become strings (``true`` → ``"true"``).
-EnvMap = NewType("EnvMap", dict)
+EnvMap = NewType("EnvMap", dict[str, str])
 
 
 def _text(value: Any, _: Any) -> str:
@@ -144,7 +144,7 @@ class Build:
 class Runtime:
     command: Text | None = None
     args: list[Text] = attrs.Factory(list)
-    env: EnvMap = attrs.Factory(dict)
+    env: EnvMap = attrs.Factory(lambda: EnvMap({}))
     working_directory: Text | None = None
     auto_restart: bool = True
     restart_delay: float | None = None  # seconds; None → the host's restart_delay
@@ -199,7 +199,7 @@ class Manifest:
             return os.path.normpath(os.path.join(directory, path))
 
         if runtime.command:
-            command = runtime.command
+            command: str = runtime.command
             if os.sep in command and not os.path.isabs(command):
                 command = local(command)
             return Launch([command, *args], cwd, env)
@@ -227,11 +227,13 @@ class Manifest:
         source = self.source or {}
         for host, base in (("github", "https://github.com/"), ("gitee", "https://gitee.com/")):
             entry = source.get(host)
-            if isinstance(entry, dict) and isinstance(entry.get("repo"), str):
-                return base + entry["repo"]
+            repo = entry.get("repo") if isinstance(entry, dict) else None
+            if isinstance(repo, str):
+                return base + repo
         binary = source.get("binary")
-        if isinstance(binary, dict) and isinstance(binary.get("url"), str):
-            return binary["url"]
+        binary_url = binary.get("url") if isinstance(binary, dict) else None
+        if isinstance(binary_url, str):
+            return binary_url
         url = source.get("url")
         return url if isinstance(url, str) else None
 

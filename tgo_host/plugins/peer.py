@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Any, Protocol
 
 import attrs
 
@@ -26,7 +27,15 @@ class PeerInfo:
         return f"tcp {self.address}"
 
 
-def unix_peer(sock: socket.socket) -> PeerInfo:
+class ConnectedSocket(Protocol):
+    """What reading a peer needs of a socket (stdlib's or trio's)."""
+
+    def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes: ...
+
+    def getpeername(self) -> Any: ...
+
+
+def unix_peer(sock: ConnectedSocket) -> PeerInfo:
     """Read ``SO_PEERCRED`` of a connected ``AF_UNIX`` socket (Linux)."""
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
@@ -36,7 +45,7 @@ def unix_peer(sock: socket.socket) -> PeerInfo:
     return PeerInfo("unix", pid=pid, uid=uid, gid=gid)
 
 
-def tcp_peer(sock: socket.socket) -> PeerInfo:
+def tcp_peer(sock: ConnectedSocket) -> PeerInfo:
     try:
         host, port = sock.getpeername()[:2]
     except OSError:

@@ -258,7 +258,7 @@ def _check_printable(params: RegisterParams) -> None:
             raise RegistrationRefused(INVALID_PARAMS, f"Invalid params: {field}: {reason}")
 
 
-async def call_each(sessions: Sequence[PluginSession], method: str, params: Any = None) -> list[tuple[outcome.Outcome, float]]:
+async def call_each(sessions: Sequence[PluginSession], method: str, params: Any = None) -> list[tuple[outcome.Outcome[Any], float]]:
     """Send ``method`` to every session at once and wait once, under the family's one deadline.
 
     See :func:`~tgo_host.wire.connection.request_each`: one ``(outcome, seconds)``

@@ -311,19 +311,19 @@ class RpcConnection:
                         self._on_result(obj["id"], obj["result"])
                         continue
                     message = classify(obj)
-                kind = type(message)
                 if not self._seen_first:
                     self._seen_first = True
-                    if self.first_method is not None and (kind is not Request or message.method != self.first_method):
-                        request_id = message.id if kind is Request else None
+                    first = message.method if isinstance(message, Request) else None
+                    if self.first_method is not None and first != self.first_method:
+                        request_id = message.id if isinstance(message, Request) else None
                         self._violation(
                             ErrorObject(INVALID_REQUEST, f"Invalid Request: first message must be {self.first_method}"),
                             request_id,
                         )
                         return f"protocol violation: first message was not {self.first_method}"
-                if kind is Response:
+                if isinstance(message, Response):
                     self._on_response(message)
-                elif kind is Request:
+                elif isinstance(message, Request):
                     if on_request is not None:
                         on_request(self, message)
                     elif not message.is_notification:
@@ -348,7 +348,7 @@ class RpcConnection:
             )
 
     def _on_response(self, response: Response) -> None:
-        pending = self._pending.get(response.id)
+        pending = self._pending.get(response.id) if response.id is not None else None
         if pending is None:
             self.stats.dropped_responses += 1
             self._log_dropped(response.id)
@@ -381,7 +381,7 @@ class RpcConnection:
 
 async def request_each(
     requests: Sequence[tuple[RpcConnection, str, Any]], *, timeout: float
-) -> list[tuple[outcome.Outcome, float]]:
+) -> list[tuple[outcome.Outcome[Any], float]]:
     """Send every ``(connection, method, params)`` from this task, then wait once for all answers.
 
     The fan-out's shape: one render under one deadline. The requests share
@@ -413,7 +413,7 @@ async def request_each(
             if not isinstance(entry, RpcFailure):
                 entry[0]._finish(entry[1])
     now = trio.current_time()
-    answers: list[tuple[outcome.Outcome, float]] = []
+    answers: list[tuple[outcome.Outcome[Any], float]] = []
     for entry, answered_at in zip(started, countdown.answered_at):
         seconds = (now if answered_at is None else answered_at) - begin
         if isinstance(entry, RpcFailure):

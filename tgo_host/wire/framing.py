@@ -56,7 +56,7 @@ class FrameDecoder:
         """Forget every buffered byte (the connection is being dropped) and give the memory back."""
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         """Add ``data`` and return the frames it completes (possibly none)."""
         buffer = self._buffer
         buffer += data

@@ -141,7 +141,7 @@ class FramedTransport(BaseTransport):
             if frames:
                 return frames
 
-    async def _receive_some_stream(self, max_bytes: int) -> bytes:
+    async def _receive_some_stream(self, max_bytes: int) -> bytes | bytearray:
         return await self.stream.receive_some(max_bytes)
 
     async def _receive_some(self, max_bytes: int) -> bytes:
@@ -152,15 +152,17 @@ class FramedTransport(BaseTransport):
         waits); once readable, read without the extra checkpoint trio adds
         after a successful attempt. Errors are the socket's ``OSError`` s.
         """
+        fileno = self._fileno
+        assert fileno is not None  # only a socket's transport reads this way
         if self._drained:
-            await trio.lowlevel.wait_readable(self._fileno())
+            await trio.lowlevel.wait_readable(fileno())
         else:
             await trio.lowlevel.checkpoint()
         while True:
             try:
-                data = os.read(self._fileno(), max_bytes)
+                data = os.read(fileno(), max_bytes)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(self._fileno())
+                await trio.lowlevel.wait_readable(fileno())
                 continue
             self._drained = len(data) < max_bytes
             return data
@@ -171,16 +173,18 @@ class FramedTransport(BaseTransport):
         Unlike trio's ``send_all`` it adds no scheduler trip after a write
         that completes; a broken socket raises its ``OSError``.
         """
+        fileno = self._fileno
+        assert fileno is not None  # only a socket's transport writes this way
         view = memoryview(data)
         while True:
             try:
-                sent = os.write(self._fileno(), view)
+                sent = os.write(fileno(), view)
             except BlockingIOError:
                 sent = 0
             if sent == len(view):
                 return
             view = view[sent:]
-            await trio.lowlevel.wait_writable(self._fileno())
+            await trio.lowlevel.wait_writable(fileno())
 
     # -- sending -----------------------------------------------------------
 

@@ -15,6 +15,7 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 NAMES = """
 activity alert-circle alert-triangle app-window arrow-down arrow-up bar-chart bell bookmark box briefcase
@@ -29,16 +30,16 @@ tag terminal ticket trash-2 trending-down trending-up truck unplug upload user u
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def icon_nodes(path: Path) -> list:
+def icon_nodes(path: Path) -> list[Any]:
     root = ET.parse(path).getroot()
     return [[child.tag.removeprefix(SVG), dict(child.attrib)] for child in root]
 
 
-def full_table(icons_dir: str) -> dict:
+def full_table(icons_dir: str) -> dict[str, Any]:
     """Every icon, with aliases (files identical to another icon) listed separately to save space."""
-    icons: dict = {}
-    aliases: dict = {}
-    seen: dict = {}
+    icons: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for path in sorted(Path(icons_dir).glob("*.svg")):
         nodes = icon_nodes(path)
         key = json.dumps(nodes, separators=(",", ":"))
