@@ -79,7 +79,7 @@ TRIM_AFTER_BYTES = 8 * 1024 * 1024  # ... buffered bytes this far below their pe
 Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
 
 
-SupervisorFactory = Callable[[Registry], Supervisor]
+SupervisorFactory = Callable[[Registry[PluginSession]], Supervisor]
 MarketplaceFactory = Callable[[Supervisor], Marketplace]
 
 

@@ -6,7 +6,7 @@ returns the upstream 2xx shape; failures become :class:`ApiError` s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from starlette.requests import Request
@@ -251,7 +251,7 @@ def with_raw_visitor(params: dict[str, Any], raw: Any) -> dict[str, Any]:
 
 
 #: The documented fields of the fan-out's body, in order: what of it reaches the plugins.
-FANOUT_FIELDS = tuple(a.name for a in attrs.fields(VisitorPanelRenderRequest))
+FANOUT_FIELDS = tuple(a.name for a in attrs.fields(cast("type[attrs.AttrsInstance]", VisitorPanelRenderRequest)))
 
 
 def fanout_params(raw: dict[str, Any]) -> dict[str, Any]:

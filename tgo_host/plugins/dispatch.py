@@ -202,20 +202,20 @@ class Dispatcher:
         other answer is settled at once by :meth:`_conclude`.
         """
         validated = _size_verdict(answer)
-        if validated is _LARGE:
-            validated = await outcome.acapture(run_bulk, _validate, parse, answer.value)  # type: ignore[attr-defined]
+        if validated is _LARGE and isinstance(answer, outcome.Value):  # _LARGE is only for a Value
+            validated = await outcome.acapture(_validate_in_thread, parse, answer.value)
         return self._conclude(session, method, answer, seconds, parse, warnings, validated)
 
     def _conclude(
         self,
         session: PluginSession,
         method: str,
-        answer: outcome.Outcome,
+        answer: outcome.Outcome[Any],
         seconds: float,
-        parse: Callable[[Any], Any],
+        parse: Parse,
         warnings: list[FixUp] | None,
-        validated: outcome.Outcome | None = None,
-    ) -> Any:
+        validated: outcome.Outcome[Any] | None = None,
+    ) -> dict[str, Any]:
         """`_settle` without waiting: ``validated`` is the outcome of validating the result already
         (the worker thread's ``(value, fixups)``, or the size check's refusal), or None to validate
         it here (a result small enough for the loop; see :func:`_size_verdict`)."""
@@ -227,7 +227,10 @@ class Dispatcher:
                 _check_error_data(exc)
                 raise
             try:
-                value, fixups = _collected(parse, result) if validated is None else validated.unwrap()
+                checked: tuple[dict[str, Any], list[FixUp]] = (
+                    _collected(parse, result) if validated is None else validated.unwrap()
+                )
+                value, fixups = checked
             except ValidationError as exc:
                 self.fixups.record_rejection(session.plugin_id or "?", method, str(exc))
                 raise InvalidResult(session.conn.name, method, exc) from None
@@ -356,6 +359,11 @@ def _size_verdict(answer: outcome.Outcome[Any]) -> outcome.Outcome[Any] | None:
         return None if check_size(answer.value, max_nodes=INLINE_VALIDATION_NODES) else _LARGE
     except ValidationError as exc:
         return outcome.Error(exc)
+
+
+async def _validate_in_thread(parse: Parse, result: Any) -> tuple[dict[str, Any], list[FixUp]]:
+    """`_validate` in a worker thread (:func:`~tgo_host.wire.bulk.run_bulk`)."""
+    return await run_bulk(_validate, parse, result)
 
 
 def _validate(parse: Parse, result: Any) -> tuple[dict[str, Any], list[FixUp]]:
