@@ -10,7 +10,7 @@ from .validation import check_result
 __all__ = ["Action"]
 
 
-def _compact(**fields: Any) -> dict:
+def _compact(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -21,14 +21,15 @@ class Action:
     explicit batches are flattened, order kept.
     """
 
-    def __init__(self, action: str, data: dict | None = None) -> None:
+    def __init__(self, action: str, data: dict[str, Any] | None = None) -> None:
+        self._steps: list[tuple[str, dict[str, Any]]]
         if action == "batch":
             self._steps = [s for a in (data or {}).get("actions", []) for s in _as_action(a)._steps]
         else:
             self._steps = [(action, dict(data or {}))]
 
     @classmethod
-    def _from_steps(cls, steps: list[tuple[str, dict]]) -> Action:
+    def _from_steps(cls, steps: list[tuple[str, dict[str, Any]]]) -> Action:
         obj = cls.__new__(cls)
         obj._steps = steps
         return obj
@@ -38,14 +39,15 @@ class Action:
         return self._steps[0][0] if len(self._steps) == 1 else "batch"
 
     @property
-    def data(self) -> dict:
-        return self.to_dict()["data"]
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.to_dict()["data"]
+        return data
 
-    def then(self, other: Action | dict) -> Action:
+    def then(self, other: Action | dict[str, Any]) -> Action:
         """Run ``self`` then ``other``."""
         return Action._from_steps(self._steps + _as_action(other)._steps)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         steps = [{"action": name, "data": to_jsonable(data)} for name, data in self._steps]
         if len(steps) == 1:
             return steps[0]
@@ -108,12 +110,12 @@ class Action:
                                              data=ui.get("data", {})))
 
     @staticmethod
-    def batch(*actions: Action | dict) -> Action:
+    def batch(*actions: Action | dict[str, Any]) -> Action:
         """Chain several actions explicitly."""
         return Action._from_steps([s for a in actions for s in _as_action(a)._steps])
 
 
-def _as_action(value: Action | dict) -> Action:
+def _as_action(value: Action | dict[str, Any]) -> Action:
     if isinstance(value, Action):
         return value
     if isinstance(value, dict) and isinstance(value.get("action"), str):

@@ -9,7 +9,7 @@ from .protocol import to_jsonable
 __all__ = ["Capability", "Tool", "ToolParameter"]
 
 
-def _compact(**fields: Any) -> dict:
+def _compact(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -17,11 +17,11 @@ class ToolParameter:
     """One parameter of an MCP tool."""
 
     def __init__(self, name: str, type: str = "string", description: str = "",
-                 required: bool = False, enum_values: list | None = None) -> None:
+                 required: bool = False, enum_values: list[Any] | None = None) -> None:
         self.name, self.type, self.description = name, type, description
         self.required, self.enum_values = required, enum_values
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return _compact(name=self.name, type=self.type, description=self.description,
                         required=self.required, enum_values=self.enum_values)
 
@@ -30,17 +30,17 @@ class Tool:
     """An MCP tool offered by an ``mcp_tools`` capability."""
 
     def __init__(self, name: str, description: str = "",
-                 parameters: Iterable[ToolParameter | dict] | None = None,
+                 parameters: Iterable[ToolParameter | dict[str, Any]] | None = None,
                  title: str | None = None) -> None:
         self.name, self.description, self.title = name, description, title
         self.parameters = list(parameters or [])
 
     def add_parameter(self, name: str, type: str = "string", description: str = "",
-                      required: bool = False, enum_values: list | None = None) -> Tool:
+                      required: bool = False, enum_values: list[Any] | None = None) -> Tool:
         self.parameters.append(ToolParameter(name, type, description, required, enum_values))
         return self
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return _compact(name=self.name, title=self.title, description=self.description,
                         parameters=to_jsonable(self.parameters))
 
@@ -52,7 +52,7 @@ class Capability:
         self.type = type
         self.fields = _compact(**fields)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **to_jsonable(self.fields)}
 
     def __repr__(self) -> str:
@@ -93,6 +93,6 @@ class Capability:
                           icon=icon, title=title, **extra)
 
     @staticmethod
-    def mcp_tools(tools: Iterable[Tool | dict], title: str = "Tools", icon: str | None = None,
+    def mcp_tools(tools: Iterable[Tool | dict[str, Any]], title: str = "Tools", icon: str | None = None,
                   **extra: Any) -> Capability:
         return Capability("mcp_tools", title=title, icon=icon, tools=list(tools), **extra)

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["Visitor", "RenderContext", "EventContext", "ToolContext"]
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -21,8 +21,8 @@ class _Params:
     _dict_fields: tuple[str, ...] = ()
     _fields: tuple[str, ...] = ()
 
-    def __init__(self, params: dict | None = None) -> None:
-        self.raw: dict = dict(params) if isinstance(params, dict) else {}
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        self.raw: dict[str, Any] = dict(params) if isinstance(params, dict) else {}
         for name in self._fields:
             setattr(self, name, self.raw.get(name))
         for name in self._dict_fields:
@@ -55,7 +55,7 @@ class Visitor(_Params):
 
 
 class _WithVisitor(_Params):
-    def __init__(self, params: dict | None = None) -> None:
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         raw_visitor = self.raw.get("visitor")
         self.visitor: Visitor | None = Visitor(raw_visitor) if isinstance(raw_visitor, dict) else None

@@ -141,7 +141,7 @@ class TGOPlugin:
     description: str = ""
     author: str = ""
     homepage: str | None = None
-    capabilities: list = []
+    capabilities: list[Any] = []
 
     reconnect_initial: float = 0.5   # first retry delay, doubled per failure
     reconnect_max: float = 10.0      # retry delay cap
@@ -169,7 +169,7 @@ class TGOPlugin:
     def on_shutdown(self) -> None:
         """Called before ``shutdown`` is answered; override to release resources."""
 
-    def register_params(self) -> dict:
+    def register_params(self) -> dict[str, Any]:
         """The ``register`` params this plugin sends."""
         params: dict[str, Any] = {}
         if self.id:
@@ -278,7 +278,7 @@ class TGOPlugin:
         if self.exit_on_shutdown:
             _fast_exit(0)  # a loaded machine spends 100 ms-1 s tearing the interpreter down
 
-    def handle(self, method: str, params: dict | None = None) -> Any:
+    def handle(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Run the handler for ``method`` in this thread and return its JSON-able result.
 
         Raises ``RPCError`` (-32601 when there is no handler), and
@@ -368,7 +368,7 @@ class TGOPlugin:
         handler = getattr(self, "on_" + method.replace("/", "_"), None)
         return handler if callable(handler) else None
 
-    def _invoke(self, handler: Any, method: str, params: dict) -> Any:
+    def _invoke(self, handler: Any, method: str, params: dict[str, Any]) -> Any:
         if method.endswith("/render"):
             out = handler(RenderContext(params))
         elif method.endswith("/event"):
@@ -408,7 +408,7 @@ class _Connection:
                 pass
             self.sock.close()
 
-    def send(self, msg: dict) -> bool:
+    def send(self, msg: dict[str, Any]) -> bool:
         try:
             frame = rpc.encode_frame(msg)
         except (TypeError, ValueError) as exc:
@@ -501,7 +501,7 @@ class _Connection:
             return None
         return self._on_request(msg, notify=(kind == "notification"))
 
-    def _on_response(self, msg: dict) -> str | None:
+    def _on_response(self, msg: dict[str, Any]) -> str | None:
         if msg["id"] != self._register_id or self.registered:
             self.log.debug("ignoring response with unknown id %r", msg.get("id"))
             return None
@@ -525,7 +525,7 @@ class _Connection:
                       self.plugin.host_version)
         return None
 
-    def _on_request(self, msg: dict, notify: bool) -> str | None:
+    def _on_request(self, msg: dict[str, Any], notify: bool) -> str | None:
         req_id, method = msg.get("id"), msg["method"]
         params = msg.get("params")
         if params is None:
@@ -559,7 +559,7 @@ class _Connection:
                          name=f"tgo-req-{req_id}", daemon=True).start()
         return None
 
-    def _run_handler(self, handler: Any, req_id: Any, method: str, params: dict,
+    def _run_handler(self, handler: Any, req_id: Any, method: str, params: dict[str, Any],
                      notify: bool) -> None:
         try:
             reply = rpc.response(req_id, self.plugin._invoke(handler, method, params))

@@ -36,7 +36,7 @@ class RPCError(Exception):
         self.message = message
         self.data = data
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.data is not None:
             err["data"] = self.data
@@ -99,7 +99,7 @@ def read_frame(sock: socket.socket, max_size: int = DEFAULT_MAX_FRAME) -> bytes 
     return body
 
 
-def request(req_id: int | str | None, method: str, params: dict | None = None) -> dict:
+def request(req_id: int | str | None, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
     if req_id is not None:
         msg["id"] = req_id
@@ -108,11 +108,11 @@ def request(req_id: int | str | None, method: str, params: dict | None = None) -
     return msg
 
 
-def response(req_id: Any, result: Any) -> dict:
+def response(req_id: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "result": result}
 
 
-def error_response(req_id: Any, code: int, message: str, data: Any = None) -> dict:
+def error_response(req_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "error": RPCError(code, message, data).to_dict()}
 
 

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-def _compact(**fields: Any) -> dict:
+def _compact(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -28,10 +28,10 @@ class Template:
 
     template = ""
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         raise TypeError(f"{type(self).__name__} must implement _data()")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"template": self.template, "data": to_jsonable(self._data())}
 
     def validate(self) -> Template:
@@ -53,11 +53,11 @@ class Template:
 class Raw(Template):
     """Any template given as a name and a data dict (escape hatch)."""
 
-    def __init__(self, template: str, data: dict) -> None:
+    def __init__(self, template: str, data: dict[str, Any]) -> None:
         self.template = template
         self.data = data
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return dict(self.data)
 
 
@@ -90,7 +90,7 @@ class Text(Template):
         self.copyable = copyable
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(text=self.text, type=self.type, copyable=self.copyable,
                         size=self.size, bold=self.bold, color=self.color)
 
@@ -98,9 +98,9 @@ class Text(Template):
 class KeyValue(Template):
     template = "key_value"
 
-    def __init__(self, title: str | None = None, items: Iterable[dict] | None = None) -> None:
+    def __init__(self, title: str | None = None, items: Iterable[dict[str, Any]] | None = None) -> None:
         self.title = title
-        self.items: list[dict] = list(items or [])
+        self.items: list[dict[str, Any]] = list(items or [])
 
     def set_title(self, title: str) -> KeyValue:
         self.title = title
@@ -113,7 +113,7 @@ class KeyValue(Template):
                                    type=type, copyable=copyable, link=link))
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, items=self.items)
 
 
@@ -125,12 +125,12 @@ class Column:
         self.key, self.label = key, label if label is not None else key
         self.width, self.align, self.type = width, align, type
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return _compact(key=self.key, label=self.label, width=self.width,
                         align=self.align, type=self.type)
 
 
-def badge(text: str, color: str | None = None) -> dict:
+def badge(text: str, color: str | None = None) -> dict[str, Any]:
     """A ``badge`` table cell: ``{"text", "color"}`` (green/orange/red/blue/gray)."""
     return _compact(text=text, color=color)
 
@@ -141,8 +141,8 @@ class Table(Template):
     def __init__(self, title: str | None = None) -> None:
         self.title = title
         self._columns: list[Any] = []
-        self._rows: list[dict] = []
-        self.pagination: dict | None = None
+        self._rows: list[dict[str, Any]] = []
+        self.pagination: dict[str, Any] | None = None
         self.row_click_action: str | None = None
 
     def columns(self, *cols: Any) -> Table:
@@ -157,11 +157,11 @@ class Table(Template):
         self._columns.append(Column(key, label, **kw))
         return self
 
-    def row(self, row: dict | None = None, **cells: Any) -> Table:
+    def row(self, row: dict[str, Any] | None = None, **cells: Any) -> Table:
         self._rows.append({**(row or {}), **cells})
         return self
 
-    def rows(self, rows: Iterable[dict]) -> Table:
+    def rows(self, rows: Iterable[dict[str, Any]]) -> Table:
         self._rows.extend(rows)
         return self
 
@@ -177,7 +177,7 @@ class Table(Template):
         self.row_click_action = action_id
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, columns=self._columns, rows=self._rows,
                         pagination=self.pagination, row_click_action=self.row_click_action)
 
@@ -190,9 +190,9 @@ class Card(Template):
                  footer: str | None = None) -> None:
         self.title, self.subtitle, self.image = title, subtitle, image
         self.image_size, self.footer = image_size, footer
-        self.fields: list[dict] = []
-        self.tags: list[dict] = []
-        self.actions: list[dict] = []
+        self.fields: list[dict[str, Any]] = []
+        self.tags: list[dict[str, Any]] = []
+        self.actions: list[dict[str, Any]] = []
 
     def add_field(self, label: str, value: Any, highlight: bool | None = None) -> Card:
         self.fields.append(_compact(label=label, value=value, highlight=highlight))
@@ -224,7 +224,7 @@ class Card(Template):
         self.footer = footer
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, subtitle=self.subtitle, image=self.image,
                         image_size=self.image_size, fields=self.fields or None,
                         tags=self.tags or None, actions=self.actions or None,
@@ -238,9 +238,9 @@ class Cards(Template):
                  columns: int | None = None, item_click_action: str | None = None) -> None:
         self.title, self.layout, self.columns = title, layout, columns
         self.item_click_action = item_click_action
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
 
-    def add(self, item: dict | str | None = None, title: str | None = None,
+    def add(self, item: dict[str, Any] | str | None = None, title: str | None = None,
             image: str | None = None, description: str | None = None,
             price: Any = None, **extra: Any) -> Cards:
         """Add an item: a dict, or ``add(id, title, image=..., ...)``."""
@@ -261,7 +261,7 @@ class Cards(Template):
         self.item_click_action = action_id
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, layout=self.layout, columns=self.columns,
                         items=self.items, item_click_action=self.item_click_action)
 
@@ -286,7 +286,7 @@ class Link(Template):
         self.description = description
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(text=self.text, url=self.url, icon=self.icon,
                         target=self.target, description=self.description)
 
@@ -296,13 +296,13 @@ class Links(Template):
 
     def __init__(self, title: str | None = None) -> None:
         self.title = title
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
 
     def add(self, text: str, url: str, icon: str | None = None) -> Links:
         self.items.append(_compact(text=text, url=url, icon=icon))
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, items=self.items)
 
 
@@ -331,7 +331,7 @@ class Button(Template):
         self.disabled = disabled
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(label=self.label, action_id=self.action_id, type=self.type,
                         size=self.size, icon=self.icon, disabled=self.disabled)
 
@@ -341,8 +341,8 @@ class ActionButtons(Template):
 
     template = "action"
 
-    def __init__(self, buttons: Iterable[dict] | None = None) -> None:
-        self.buttons: list[dict] = list(buttons or [])
+    def __init__(self, buttons: Iterable[dict[str, Any]] | None = None) -> None:
+        self.buttons: list[dict[str, Any]] = list(buttons or [])
 
     def add(self, id: str, label: str, icon: str | None = None, type: str | None = None,
             size: str | None = None, disabled: bool | None = None,
@@ -351,7 +351,7 @@ class ActionButtons(Template):
                                      disabled=disabled, confirm=confirm, loading=loading))
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return {"buttons": self.buttons}
 
 
@@ -368,7 +368,7 @@ class Markdown(Template):
         self.max_height = max_height
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(content=self.content, max_height=self.max_height)
 
 
@@ -379,7 +379,7 @@ class ListView(Template):
 
     def __init__(self, title: str | None = None, searchable: bool | None = None) -> None:
         self.title, self.searchable = title, searchable
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
         self.show_more: bool | None = None
         self.more_action: str | None = None
 
@@ -400,7 +400,7 @@ class ListView(Template):
             self.more_action = more_action
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, searchable=self.searchable, items=self.items,
                         show_more=self.show_more, more_action=self.more_action)
 
@@ -413,7 +413,7 @@ class Timeline(Template):
 
     def __init__(self, title: str | None = None) -> None:
         self.title = title
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
 
     def add(self, title: str, time: str | None = None, description: str | None = None,
             status: str | None = None) -> Timeline:
@@ -421,7 +421,7 @@ class Timeline(Template):
                                    status=status))
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, items=self.items)
 
 
@@ -429,7 +429,7 @@ class Stats(Template):
     template = "stats"
 
     def __init__(self) -> None:
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
 
     def add(self, label: str, value: Any, icon: str | None = None, trend: str | None = None,
             trend_type: str | None = None, color: str | None = None) -> Stats:
@@ -437,7 +437,7 @@ class Stats(Template):
                                    trend_type=trend_type, color=color))
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return {"items": self.items}
 
 
@@ -447,13 +447,13 @@ class Empty(Template):
     def __init__(self, title: str | None = None, description: str | None = None,
                  icon: str | None = None) -> None:
         self.title, self.description, self.icon = title, description, icon
-        self.action: dict | None = None
+        self.action: dict[str, Any] | None = None
 
     def set_action(self, id: str, label: str) -> Empty:
         self.action = {"id": id, "label": label}
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(icon=self.icon, title=self.title, description=self.description,
                         action=self.action)
 
@@ -464,7 +464,7 @@ class Loading(Template):
     def __init__(self, text: str | None = None) -> None:
         self.text = text
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(text=self.text)
 
 
@@ -486,7 +486,7 @@ class Group(Template):
     def set_horizontal(self) -> Group:
         return self.set_layout("horizontal")
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(items=self.items, layout=self.layout)
 
 
@@ -495,7 +495,7 @@ class Tabs(Template):
 
     def __init__(self, default_tab: str | None = None) -> None:
         self.default_tab = default_tab
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
 
     def add(self, key: str, label: str, content: Any, icon: str | None = None) -> Tabs:
         self.items.append(_compact(key=key, label=label, icon=icon, content=content))
@@ -507,7 +507,7 @@ class Tabs(Template):
         self.default_tab = key
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(items=self.items, default_tab=self.default_tab)
 
 
@@ -517,11 +517,11 @@ class FormField:
     def __init__(self, name: str, label: str | None = None, type: str = "text",
                  required: bool | None = None, placeholder: str | None = None,
                  default: Any = None, rows: int | None = None,
-                 options: Iterable[dict] | None = None) -> None:
+                 options: Iterable[dict[str, Any]] | None = None) -> None:
         self.name, self.label, self.type = name, label, type
         self.required, self.placeholder = required, placeholder
         self.default, self.rows = default, rows
-        self.options: list[dict] | None = list(options) if options is not None else None
+        self.options: list[dict[str, Any]] | None = list(options) if options is not None else None
 
     def set_required(self, required: bool = True) -> FormField:
         self.required = required
@@ -545,7 +545,7 @@ class FormField:
         self.options.append({"value": value, "label": label})
         return self
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return _compact(name=self.name, label=self.label, type=self.type,
                         required=self.required, placeholder=self.placeholder,
                         options=self.options, default=self.default, rows=self.rows)
@@ -580,6 +580,6 @@ class Form(Template):
         self.cancel_text = text
         return self
 
-    def _data(self) -> dict:
+    def _data(self) -> dict[str, Any]:
         return _compact(title=self.title, fields=self.fields, submit_text=self.submit_text,
                         cancel_text=self.cancel_text, action_id=self.action_id)

@@ -43,16 +43,19 @@ def host_rules_available() -> bool:
 def _parser(model: Any, method: str) -> Callable[[Any], Any] | None:
     """The host's parse for the answer to ``method`` (or for a bare ``template``/``action``);
     None for methods whose answer it does not check."""
+    parse: Callable[[Any], Any] | None
     if method == "template" or method.endswith("/render"):
-        return model.parse_ui
-    if method == "action" or method.endswith("/event"):
-        return model.parse_action
-    return {
-        "tool/execute": model.parse_tool_result,
-        "sidebar_iframe/config": model.parse_iframe_config,
-        "channel_integration/manifest": model.parse_channel_manifest,
-        "channel_integration/send_message": model.parse_send_result,
-    }.get(method)
+        parse = model.parse_ui
+    elif method == "action" or method.endswith("/event"):
+        parse = model.parse_action
+    else:
+        parse = {
+            "tool/execute": model.parse_tool_result,
+            "sidebar_iframe/config": model.parse_iframe_config,
+            "channel_integration/manifest": model.parse_channel_manifest,
+            "channel_integration/send_message": model.parse_send_result,
+        }.get(method)
+    return parse
 
 
 def check_result(method: str, result: Any) -> None:
@@ -61,6 +64,7 @@ def check_result(method: str, result: Any) -> None:
     parse = _parser(model, method) if model is not None else None
     if parse is None:
         return
+    check_depth: Callable[[Any], None] | None
     try:
         from tgo_host.model.depth import check_depth
     except ImportError:  # an older host without a depth limit
