@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ..plugins.registry import visible_to
+from ..plugins.session import PluginSession
 from .errors import ApiError
 from .rendering import plugin_info, project_of
 from .hostview import HostView
@@ -113,7 +114,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def plugin_event(event: str, session: Any) -> dict[str, Any]:
+def plugin_event(event: str, session: PluginSession) -> dict[str, Any]:
     """The ``plugin`` event payload for a registry ``connected``/``disconnected`` event."""
     info = plugin_info(session)
     info["status"] = "connected" if event == "connected" else "disconnected"
@@ -134,7 +135,7 @@ class EventStream(Response):
         host = self.console.host
         queue = ClientQueue(self.console.queue_size)
 
-        def listener(event: str, session: Any) -> None:
+        def listener(event: str, session: PluginSession) -> None:
             if visible_to(session, self.project_id):
                 queue.push(sse("plugin", plugin_event(event, session)))
 

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from ..plugins.confinement import SourceNotAllowed
 from ..plugins.manifest import ManifestError
-from ..plugins.supervisor import InstallError, InstallSourceError, SupervisorError, UnknownPlugin
+from ..marketplace.installer import Marketplace
+from ..plugins.supervisor import InstallError, InstallSourceError, Supervisor, SupervisorError, UnknownPlugin
 from ..model import ValidationError, parse_body
 from ..model.fields import model
 from .bodies import read_json
@@ -54,11 +55,11 @@ class LifecycleRoutes:
         ]
 
     @property
-    def supervisor(self) -> Any:
+    def supervisor(self) -> Supervisor | None:
         return self.host.supervisor
 
     @property
-    def marketplace(self) -> Any:
+    def marketplace(self) -> Marketplace | None:
         return self.host.marketplace
 
     def _visible(self, plugin_id: str, project_id: str | None) -> bool:
@@ -66,7 +67,7 @@ class LifecycleRoutes:
         bound = self.marketplace.project_of(plugin_id) if self.marketplace is not None else None
         return not project_id or bound is None or bound == project_id
 
-    def _known(self, plugin_id: str, request: Request | None = None) -> Any:
+    def _known(self, plugin_id: str, request: Request | None = None) -> Supervisor:
         project_id = request.query_params.get("project_id") if request is not None else None
         if self.supervisor is None or plugin_id not in self.supervisor or not self._visible(plugin_id, project_id):
             raise ApiError(404, "plugin_not_managed", f"plugin {plugin_id!r} is not launched by this host", plugin_id=plugin_id)

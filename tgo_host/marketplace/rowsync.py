@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from ..plugins.session import PluginSession
 from .store import StoreError, now_iso
 
 log = logging.getLogger("tgo_host.marketplace.rowsync")
@@ -25,7 +26,7 @@ async def rowsync_service(host: Any, task_status: trio.TaskStatus[None] = trio.T
     """A host service: on each registration of a launched installed plugin, record ``running`` and its pid."""
     send, receive = trio.open_memory_channel[str](math.inf)
 
-    def on_registry(event: str, session: Any) -> None:
+    def on_registry(event: str, session: PluginSession) -> None:
         if event == "connected" and session.plugin_id:
             send.send_nowait(session.plugin_id)
 

@@ -31,7 +31,9 @@ from typing import Any
 import httpx
 import trio
 
-from ..model import unstructure
+from ..model import McpToolsCapability, unstructure
+from ..plugins.registry import Registrant, Registry
+from ..plugins.session import PluginSession
 from ..settings import Settings
 
 log = logging.getLogger("tgo_host.toolsync")
@@ -39,11 +41,11 @@ log = logging.getLogger("tgo_host.toolsync")
 CALL_TIMEOUT = 10.0
 
 
-def tool_bodies(plugin_id: str, project_id: str, session: Any) -> list[dict[str, Any]]:
+def tool_bodies(plugin_id: str, project_id: str, session: Registrant) -> list[dict[str, Any]]:
     """The POST bodies for every tool of ``session``'s ``mcp_tools`` capabilities."""
     bodies = []
     for capability in session.capabilities:
-        if getattr(capability, "type", None) != "mcp_tools":
+        if not isinstance(capability, McpToolsCapability):
             continue
         for tool in capability.tools:
             bodies.append({
@@ -62,7 +64,7 @@ def tool_bodies(plugin_id: str, project_id: str, session: Any) -> list[dict[str,
 class ToolSync:
     """The AI service's view of the registered plugins' tools, kept in step by :meth:`run`."""
 
-    def __init__(self, settings: Settings, registry: Any, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: Settings, registry: Registry[PluginSession], transport: httpx.AsyncBaseTransport | None = None) -> None:
         if not settings.ai_service_url:
             raise ValueError("ai_service_url is not set")
         self.settings = settings
@@ -85,8 +87,10 @@ class ToolSync:
 
     # -- what the host tells it (synchronous, never blocks) -------------------------
 
-    def on_registry(self, event: str, session: Any) -> None:
+    def on_registry(self, event: str, session: PluginSession) -> None:
         plugin_id = session.plugin_id
+        if plugin_id is None:  # the registry holds registered sessions only
+            return
         if event == "connected":
             project_id = session.project_id
             bodies = tool_bodies(plugin_id, project_id, session) if project_id else []
