@@ -77,6 +77,8 @@ class _Host:
         self.dispatcher = Dispatcher(registry)  # type: ignore[arg-type]
         self.settings = _Settings()
         self.connection_count = len(registry)
+        self.supervisor = None
+        self.toolsync = None
 
     def protocol_violations(self) -> int:
         return 0

@@ -63,20 +63,6 @@ def test_fanout_params_of_a_full_body():
                                   "context": {"page": "/"}}
 
 
-class _Host:
-    """What the metrics' collector reads of a host, nothing running."""
-
-    registry: list = []
-    connection_count = 0
-    dispatcher = None
-
-    def protocol_violations(self) -> int:
-        return 0
-
-    def dropped_responses(self) -> int:
-        return 0
-
-
 def _sample(text: str, name: str, **labels: str) -> float:
     wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
     match = re.search(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$", text, re.M)
@@ -84,15 +70,11 @@ def _sample(text: str, name: str, **labels: str) -> float:
     return float(match.group(1))
 
 
-def test_metrics_count_every_observation_under_its_labels():
-    host = _Host()
+def test_metrics_count_every_observation_under_its_labels(tmp_path):
+    from tgo_host.host import Host
+    from tgo_host.settings import Settings
 
-    class _Fixups:
-        def counts(self):
-            return {}
-
-    host.dispatcher = type("D", (), {"fixups": _Fixups()})()
-    metrics = HostMetrics(host)
+    metrics = HostMetrics(Host(Settings(socket_path=str(tmp_path / "s.sock"), http_addr="127.0.0.1:0")))
     for _ in range(3):
         metrics.observe("a", "visitor_panel/render", "ok", 0.002)
     metrics.observe("b", "visitor_panel/render", "timeout", 5.0)
