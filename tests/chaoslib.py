@@ -38,12 +38,12 @@ def live_tasks() -> int:
 
 
 def http_connections() -> int:
-    """Server-side HTTP connections still open (hypercorn runs one trio.serve_listeners handler each).
+    """Server-side HTTP connections still open (api/http1.py runs one ``HttpServer.serve_connection`` task each).
 
-    Hypercorn keeps a connection whose client went away until its keep-alive timeout
-    (5 s in tgo-host), so gauges must be read after these have drained.
+    An idle keep-alive connection stays open until its keep-alive timeout (5 s in
+    tgo-host), so gauges must be read after these have drained.
     """
-    return sum(1 for name in task_names() if name.endswith("serve_listeners._run_handler"))
+    return sum(1 for name in task_names() if name.endswith("HttpServer.serve_connection"))
 
 
 def rss_bytes() -> int:

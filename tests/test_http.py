@@ -1,4 +1,4 @@
-"""The HTTP API over real HTTP (httpx → hypercorn) with real plugin subprocesses."""
+"""The HTTP API over real HTTP (httpx → api/http1.py) with real plugin subprocesses."""
 
 from __future__ import annotations
 

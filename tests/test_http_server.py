@@ -613,3 +613,46 @@ def test_fuzzed_requests_get_responses_or_a_close_never_a_crash_or_a_hang():
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(get("/echo", "Connection: close"))
             assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
+
+
+# -- the host's own API on this server --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def host_api(settings, nursery):
+    from tgo_host.api.server import http_service
+    from tgo_host.host import Host
+
+    settings.http_addr = "127.0.0.1:0"
+    settings.max_http_body_bytes = 4096
+    host = Host(settings, services=[http_service])
+    await nursery.start(host.serve)
+    yield host
+    host.request_stop()
+
+
+async def test_host_api_limits_answer_in_the_api_error_shape(host_api):
+    import json
+
+    port = int(host_api.http_binds[0].rsplit(":", 1)[1])
+    client = await RawClient.connect(port)
+    await client.send(get("/plugins", "X-Big: " + "a" * (70 * 1024)))
+    reply = await client.reply()
+    assert reply.status == 431 and json.loads(reply.body)["error"]["type"] == "headers_too_large"
+    client = await RawClient.connect(port)
+    await client.send(get("/plugins/visitor-panel/render", "Content-Type: application/json",
+                          "Content-Length: 5000", method="POST"))
+    reply = await client.reply()
+    body = json.loads(reply.body)
+    assert reply.status == 413 and body["error"]["type"] == "body_too_large" and body["detail"]
+    assert "limit of 4096 bytes" in body["detail"]
+    client = await RawClient.connect(port)  # a chunked body past the limit: the app's own 413 (api/bodies.py)
+    await client.send(get("/plugins/visitor-panel/render", "Content-Type: application/json",
+                          "Transfer-Encoding: chunked", method="POST") + b"1400\r\n" + b" " * 0x1400 + b"\r\n0\r\n\r\n")
+    reply = await client.reply()
+    assert reply.status == 413 and json.loads(reply.body)["error"]["type"] == "body_too_large"
+    client = await RawClient.connect(port)
+    await client.send(get("/healthz", method="HEAD") + get("/healthz"))
+    head = await client.reply(head=True)
+    assert head.status == 200 and int(head.headers["content-length"]) == len(b'{"status":"ok"}')
+    assert (await client.reply()).body == b'{"status":"ok"}'

@@ -71,6 +71,7 @@ ACCEPT_RETRY = 0.1  # seconds between accept attempts while out of file descript
 BACKLOG = 1024
 RECEIVE_SIZE = 64 * 1024
 LINGER = 1.0  # seconds to wait for the client's FIN after ours, so it reads our last answer, not a reset
+LINGER_BYTES = 64 * 1024 * 1024  # ... reading (and dropping) at most this much meanwhile
 DISCONNECT: Message = {"type": "http.disconnect"}
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}  # 2.4: send() to a gone client raises OSError
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
@@ -601,7 +602,7 @@ class HttpConnection:
             try:
                 await self.stream.send_eof()
                 received = 0
-                while received < self.limits.max_body_bytes:
+                while received < LINGER_BYTES:
                     data = await self.stream.receive_some(RECEIVE_SIZE)
                     if not data:
                         return

@@ -1,4 +1,4 @@
-"""Serving the API with hypercorn's trio server inside the host's nursery tree."""
+"""Serving the API: bind ``http_addr``, then run :mod:`.http1`'s HTTP/1.1 server inside the host's nursery tree."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import logging
 import socket
 from typing import Any
 
+import orjson
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from ..errors import HostError
 from .app import build_app
+from .http1 import HttpLimits, serve_http
 
 log = logging.getLogger("tgo_host.api")
 
@@ -91,19 +91,28 @@ async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio
             f"refusing to serve the HTTP API on non-loopback address {settings.http_addr} without a bearer token "
             "or trusted_networks (set http_token_file / TGO_HTTP_TOKEN, or trusted_networks)"
         )
-    sock = bind_http_socket(settings.http_addr)  # here, so a taken port is one clear error
-    config = HypercornConfig()
-    config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns (listens on, closes) the socket from here
-    config.graceful_timeout = drain_timeout(settings)
-    config.accesslog = None
-    config.errorlog = logging.getLogger("tgo_host.api.server")
-    config.keep_alive_timeout = 5
     app = build_app(host)
+    limits = HttpLimits(max_body_bytes=settings.max_http_body_bytes, drain_timeout=drain_timeout(settings))
+    sock = bind_http_socket(settings.http_addr)  # here, so a taken port is one clear error; serve_http closes it
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
-            lambda task_status: serve(app, config, shutdown_trigger=host.stopping.wait, task_status=task_status)
+            lambda task_status: serve_http(app, sock, stopping=host.stopping, limits=limits, error_body=error_body,
+                                           task_status=task_status)
         )
         host.http_binds = binds
         log.info("HTTP API on %s", ", ".join(binds))
         task_status.started(binds)
+
+
+#: The error ``type`` of the answers the HTTP server gives itself (before or instead of the app).
+SERVER_ERROR_TYPES = {
+    400: "bad_request", 408: "request_timeout", 413: "body_too_large", 431: "headers_too_large",
+    500: "internal_error", 505: "http_version_not_supported",
+}
+
+
+def error_body(status: int, message: str) -> tuple[bytes, bytes]:
+    """The server's own error answers in the API's one error shape (api/errors.py)."""
+    kind = SERVER_ERROR_TYPES.get(status, "http_error")
+    return b"application/json", orjson.dumps({"detail": message, "error": {"type": kind, "message": message}})
