@@ -15,7 +15,7 @@ import attrs
 import trio
 
 from . import __version__
-from .api.server import HttpBindError, http_service, is_loopback, parse_addr
+from .api.server import HttpBindError, http_service, unguarded_refusal
 from .config import ConfigError, convert_list, load_settings, read_admin_token, read_http_token, read_secret
 from .host import Host, MarketplaceFactory, Service
 from .plugins.auth import mint_dev_token
@@ -26,6 +26,7 @@ from .marketplace.pgstore import open_postgres_store
 from .marketplace.rowsync import rowsync_service
 from .marketplace.store import StoreError
 from .marketplace.toolsync import attach_toolsync
+from .netaddr import serves_off_loopback
 from .plugins.supervisor import Supervisor
 from .settings import Settings
 from .upstream_env import compose_trusted_networks
@@ -149,7 +150,7 @@ def describe(settings: Settings) -> str:
 def security_warnings(settings: Settings) -> list[str]:
     """What ``check`` should point out about who can reach the control plane (docs/security.md)."""
     warnings = []
-    off_loopback = settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0])
+    off_loopback = serves_off_loopback(settings.http_addr)
     if off_loopback and not settings.admin_token_file and not os.environ.get("TGO_ADMIN_TOKEN"):
         warnings.append(
             f"http_addr {settings.http_addr} is not loopback and there is no admin token: every caller the API "
@@ -244,23 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         admin_token = read_admin_token(settings)
         implied = compose_trusted_networks(
             os.environ, settings, has_http_token=bool(http_token),
-            off_loopback=settings.http_addr != "off" and not is_loopback(parse_addr(settings.http_addr)[0]),
+            off_loopback=serves_off_loopback(settings.http_addr),
         )
         if implied:
             settings.trusted_networks = implied
             print(f"tgo-host: HOST/PORT without a token or trusted_networks: trusting this machine's private "
                   f"networks {' '.join(implied)} (README: Replacing the TGO plugin runtime)", file=sys.stderr)
-        if (
-            settings.http_addr != "off"
-            and not is_loopback(parse_addr(settings.http_addr)[0])
-            and not http_token
-            and not settings.trusted_networks
-        ):
-            raise ConfigError(
-                f"http_addr {settings.http_addr} is not loopback: a bearer token is required "
-                "(TGO_HTTP_TOKEN or http_token_file), or trusted_networks naming the callers' networks "
-                "(e.g. the compose network)"
-            )
+        refusal = unguarded_refusal(settings, http_token)
+        if refusal is not None:
+            raise ConfigError(refusal)
         if settings.dev_tcp_addr and not secret:
             raise ConfigError("dev_tcp_addr is set but there is no secret for dev tokens (TGO_SECRET or secret_file)")
     except ConfigError as exc:

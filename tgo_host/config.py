@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import attrs
 
 from .errors import HostError
+from .netaddr import parse_addr
 from .settings import Settings
 from .upstream_env import UPSTREAM, upstream_values
 
@@ -107,9 +108,10 @@ def _convert(name: str, value: Any, source: str) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if name == "dev_tcp_addr" or (name == "http_addr" and value != "off"):
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ConfigError(f"{where}: expected HOST:PORT or 'off', got {value!r}")
+        try:
+            parse_addr(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected HOST:PORT or 'off', got {value!r}") from None
     if name == "log_level" and value.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"{where}: expected one of debug, info, warning, error")
     if name == "web_profile" and value not in ("full", "tgo-web"):

@@ -223,8 +223,7 @@ class Host:
                             self.ready = False
                             accepting.cancel_scope.cancel()
                         # Other services (HTTP) finish their in-flight work, within the longest plugin deadline.
-                        drain = max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 2
-                        services.cancel_scope.deadline = trio.current_time() + drain
+                        services.cancel_scope.deadline = trio.current_time() + settings.drain_timeout()
                     async with trio.open_nursery() as cascade:
                         cascade.start_soon(self._shutdown_sessions)
                         if self.supervisor is not None:

@@ -85,6 +85,10 @@ class Settings:
     # logging
     log_level: str = "info"
 
+    def drain_timeout(self) -> float:
+        """How long in-flight HTTP requests may run once shutdown begins: the longest plugin deadline + 2 s."""
+        return max(self.render_timeout, self.event_timeout, self.call_timeout) + 2.0
+
     def timeout_for(self, method: str) -> float:
         """The deadline of a host→plugin request, by method family."""
         if method.endswith("/render"):

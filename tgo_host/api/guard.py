@@ -39,6 +39,7 @@ from typing import Any, Callable
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..netaddr import is_loopback, parse_addr, parse_ip
 from ..plugins.printable import loggable
 from .errors import ApiError
 from .hostview import HostView
@@ -52,28 +53,6 @@ TOKEN_FREE_PATHS = ("/console", "/console/", "/console/gallery", "/console/plugi
 TOKEN_FREE_PREFIXES = ("/console/static/",)
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@lru_cache(maxsize=1024)
-def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """``text`` as an IP address (IPv4-mapped IPv6 as IPv4), or None; cached (peers and hosts repeat)."""
-    if not text or not (text[0].isdigit() or ":" in text):
-        return None  # a name, not a literal: skip the costly failed parse
-    try:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def is_loopback_name(host: str) -> bool:
-    """``localhost`` or a loopback IP literal (``127.0.0.0/8``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    address = parse_ip(host)
-    return address is not None and address.is_loopback
 
 
 @lru_cache(maxsize=1024)
@@ -123,10 +102,10 @@ class HttpGuard:
         self.app = app
         self.host = host
         settings = host.settings
-        bind = settings.http_addr.rpartition(":")[0].strip("[]") if settings.http_addr != "off" else "127.0.0.1"
+        bind = parse_addr(settings.http_addr)[0] if settings.http_addr != "off" else "127.0.0.1"
         self.allowed_hosts = [split_host(h) for h in settings.http_allowed_hosts if h != "*"]
         self.check_host = "*" not in settings.http_allowed_hosts and (
-            is_loopback_name(bind) or bool(settings.http_allowed_hosts)
+            is_loopback(bind) or bool(settings.http_allowed_hosts)
         )
         self.allowed_origins = {_normal_origin(o) for o in settings.http_allowed_origins} - {None}
         self.networks = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks]
@@ -178,7 +157,7 @@ class HttpGuard:
         if parsed is None:
             return False
         name, port = parsed
-        if is_loopback_name(name):
+        if is_loopback(name):
             return True
         for allowed in self.allowed_hosts:
             if allowed is not None and allowed[0] == name and allowed[1] in (None, port):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import socket
 from typing import Any
@@ -12,18 +11,11 @@ import orjson
 import trio
 
 from ..errors import HostError
+from ..netaddr import parse_addr, serves_off_loopback
 from .app import build_app
 from .http1 import HttpLimits, serve_http
 
 log = logging.getLogger("tgo_host.api")
-
-
-def parse_addr(addr: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port); raises ValueError with the reason."""
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ValueError(f"HTTP address must be HOST:PORT or 'off', got {addr!r}")
-    return host.strip("[]"), int(port)
 
 
 class HttpBindError(HostError):
@@ -44,7 +36,10 @@ _BIND_CAUSES = {
 
 def bind_http_socket(addr: str) -> socket.socket:
     """A TCP socket bound (not yet listening) to ``addr``; raises :class:`HttpBindError` saying why not."""
-    host, port = parse_addr(addr)
+    try:
+        host, port = parse_addr(addr)
+    except ValueError as exc:
+        raise HttpBindError(str(exc)) from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -61,38 +56,32 @@ def bind_http_socket(addr: str) -> socket.socket:
     return sock
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is on the loopback interface."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def drain_timeout(settings: Any) -> float:
-    """How long in-flight HTTP requests may run after shutdown begins: the longest plugin deadline + 1 s."""
-    return max(settings.render_timeout, settings.event_timeout, settings.call_timeout) + 1.0
+def unguarded_refusal(settings: Any, http_token: str | None) -> str | None:
+    """Why the API must not be served as configured, or None: off loopback it needs a bearer token or trusted_networks."""
+    if not serves_off_loopback(settings.http_addr) or http_token or settings.trusted_networks:
+        return None
+    return (
+        f"http_addr {settings.http_addr} is not loopback: a bearer token is required "
+        "(TGO_HTTP_TOKEN or http_token_file), or trusted_networks naming the callers' networks "
+        "(e.g. the compose network)"
+    )
 
 
 async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the HTTP API until the host begins stopping; in-flight requests then get ``drain_timeout``.
+    """Run the HTTP API until the host begins stopping; in-flight requests then get ``settings.drain_timeout()``.
 
-    Raises :class:`HttpBindError` before serving anything when ``http_addr`` cannot be bound.
+    Raises :class:`HttpBindError` before serving anything when ``http_addr`` cannot be bound,
+    or must not be (:func:`unguarded_refusal`).
 
     Reports the bound addresses (``["http://127.0.0.1:8090"]``) via ``task_status``
     and stores them on ``host.http_binds``.
     """
     settings = host.settings
-    bind_host, _ = parse_addr(settings.http_addr)
-    if not is_loopback(bind_host) and not getattr(host, "http_token", None) and not settings.trusted_networks:
-        raise RuntimeError(
-            f"refusing to serve the HTTP API on non-loopback address {settings.http_addr} without a bearer token "
-            "or trusted_networks (set http_token_file / TGO_HTTP_TOKEN, or trusted_networks)"
-        )
+    refusal = unguarded_refusal(settings, getattr(host, "http_token", None))
+    if refusal is not None:
+        raise HttpBindError(refusal)
     app = build_app(host)
-    limits = HttpLimits(max_body_bytes=settings.max_http_body_bytes, drain_timeout=drain_timeout(settings))
+    limits = HttpLimits(max_body_bytes=settings.max_http_body_bytes, drain_timeout=settings.drain_timeout())
     sock = bind_http_socket(settings.http_addr)  # here, so a taken port is one clear error; serve_http closes it
 
     async with trio.open_nursery() as nursery:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import grp
-import ipaddress
 import logging
 import os
 import socket as stdlib_socket
@@ -24,6 +23,7 @@ from typing import Awaitable, Callable
 import trio
 
 from ..errors import HostError
+from ..netaddr import is_loopback, parse_addr
 from ..wire.framing import encode_frame
 from ..wire.messages import SERVER_ERROR, ErrorObject, encode_error
 from .peer import PeerInfo, tcp_peer, unix_peer
@@ -243,13 +243,11 @@ async def refuse_connection(stream: trio.SocketStream, code: int, message: str) 
 
 async def open_dev_tcp_listener(addr: str, allow_remote: bool) -> trio.socket.SocketType:
     """Bind the TCP debug listener; a non-loopback address needs ``allow_remote``."""
-    host, _, port = addr.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
     try:
-        is_loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        is_loopback = host == "localhost"
-    if not is_loopback and not allow_remote:
+        host, port = parse_addr(addr)
+    except ValueError as exc:
+        raise DevListenerError(f"dev TCP listener: {exc}") from None
+    if not is_loopback(host) and not allow_remote:
         raise DevListenerError(
             f"dev TCP listener {addr} is not on loopback; set dev_tcp_allow_remote = true to allow it"
         )
@@ -257,7 +255,7 @@ async def open_dev_tcp_listener(addr: str, allow_remote: bool) -> trio.socket.So
     sock = trio.socket.socket(family, trio.socket.SOCK_STREAM)
     sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_REUSEADDR, 1)
     try:
-        await sock.bind((host, int(port)))
+        await sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise DevListenerError(f"cannot bind dev TCP listener {addr}: {exc.strerror or exc}") from exc
