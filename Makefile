@@ -13,7 +13,7 @@ HTTP ?= 127.0.0.1:8090
 SOCKET ?= /var/run/tgo/tgo.sock
 PLUGINS_DIR ?= $(CURDIR)/plugins_examples
 
-.PHONY: install install-dev bench-deps system-deps run test check clean bench fuzz soak screenshot mutants
+.PHONY: install install-dev bench-deps system-deps run test typecheck check clean bench fuzz soak screenshot mutants
 
 # `install`: what running needs (requirements.lock); `install-dev`: plus the test tools
 # (requirements-dev.lock). `make run` installs only the first, `make test` both.
@@ -73,11 +73,16 @@ run: install
 # The suite leaves the working tree as it found it: a snapshot of `git status` and of the
 # tracked files' diff is taken before and compared after (outside a git checkout: skipped).
 TREE_STATE = { git status --porcelain --untracked-files=all && git diff --binary; } 2>/dev/null | sha256sum
-test: install-dev bench-deps system-deps
+test: install-dev bench-deps system-deps typecheck
 	@mkdir -p $(RUN_DIR) && $(TREE_STATE) > $(RUN_DIR)/tree-before
 	$(BIN)/python -m pytest
 	@$(TREE_STATE) | cmp -s - $(RUN_DIR)/tree-before || { \
 		echo "make test: the test run changed the working tree:"; git status --short; exit 1; }
+
+# Static types: mypy, strict on tgo_host/ and tgo_plugin/ (config in pyproject.toml, pinned in requirements-dev.lock);
+# `make test` runs it first, so a type error fails the suite before any test runs.
+typecheck: install-dev
+	$(BIN)/python -m mypy
 
 # The README's console screenshot (docs/console.png), taken by the workspace browser test.
 screenshot: install-dev system-deps
@@ -111,4 +116,4 @@ check: install
 	$(BIN)/tgo-host check
 
 clean:
-	rm -rf $(VENV) $(RUN_DIR) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .mypy_cache *.egg-info
