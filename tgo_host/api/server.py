@@ -5,14 +5,15 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from typing import Any
 
 import orjson
 import trio
 
 from ..errors import HostError
 from ..netaddr import parse_addr, serves_off_loopback
+from ..settings import Settings
 from .app import build_app
+from .hostview import HostView
 from .http1 import HttpLimits, serve_http
 
 log = logging.getLogger("tgo_host.api")
@@ -52,11 +53,11 @@ def bind_http_socket(addr: str) -> socket.socket:
         sock.bind(sockaddr)
     except OSError as exc:
         sock.close()
-        raise HttpBindError(_BIND_CAUSES.get(exc.errno, exc.strerror or str(exc))) from None
+        raise HttpBindError(_BIND_CAUSES.get(exc.errno or 0, exc.strerror or str(exc))) from None
     return sock
 
 
-def unguarded_refusal(settings: Any, http_token: str | None) -> str | None:
+def unguarded_refusal(settings: Settings, http_token: str | None) -> str | None:
     """Why the API must not be served as configured, or None: off loopback it needs a bearer token or trusted_networks."""
     if not serves_off_loopback(settings.http_addr) or http_token or settings.trusted_networks:
         return None
@@ -67,7 +68,7 @@ def unguarded_refusal(settings: Any, http_token: str | None) -> str | None:
     )
 
 
-async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+async def http_service(host: HostView, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the HTTP API until the host begins stopping; in-flight requests then get ``settings.drain_timeout()``.
 
     Raises :class:`HttpBindError` before serving anything when ``http_addr`` cannot be bound,
@@ -77,7 +78,7 @@ async def http_service(host: Any, task_status: trio.TaskStatus[list[str]] = trio
     and stores them on ``host.http_binds``.
     """
     settings = host.settings
-    refusal = unguarded_refusal(settings, getattr(host, "http_token", None))
+    refusal = unguarded_refusal(settings, host.http_token)
     if refusal is not None:
         raise HttpBindError(refusal)
     app = build_app(host)
