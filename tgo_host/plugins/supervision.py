@@ -81,7 +81,7 @@ class Supervision:
                     plugin.set_status(PluginStatus.STARTING)
                     plugin.last_error = f"cannot start yet: {exc}; retrying in {retry.delay:g} s"
                     log.warning("plugin %s: %s", plugin.id, plugin.last_error)
-                    if not await self._back_off(plugin, retry.delay):
+                    if not await self.back_off(plugin, retry.delay):
                         return
                     continue
                 except (ManifestError, ValueError) as exc:
@@ -108,7 +108,7 @@ class Supervision:
                     return
                 plugin.set_status(PluginStatus.STARTING)
                 log.warning("plugin %s %s; restarting in %g s", plugin.id, exit_text, decision.delay)
-                if not await self._back_off(plugin, decision.delay):
+                if not await self.back_off(plugin, decision.delay):
                     return
                 plugin.restart_count += 1
         finally:
@@ -117,7 +117,7 @@ class Supervision:
             plugin.supervision_ended()
             done.set()
 
-    async def _back_off(self, plugin: ManagedPlugin, delay: float) -> bool:
+    async def back_off(self, plugin: ManagedPlugin, delay: float) -> bool:
         """Wait ``delay`` s (cut short by start/stop); False, with status "stopped", if it should not respawn."""
         plugin.control.wake = trio.Event()
         if not (plugin.control.stop_requested or self.stopping()):
