@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import time
 import httpx
 
 from conftest import ROOT
+from support.net import free_port
 
 SECRET = "compose-test-secret-key-of-32-bytes-or-more"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def compose_environment(directory: str, **extra: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""Shared fixtures: short socket paths, an in-process host, real plugin subprocesses."""
+"""Fixtures for every test: short socket paths, an in-process host, real plugin subprocesses.
+
+Helpers that only some test modules share live in ``tests/support/`` (its ``__init__`` lists them).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,15 +27,13 @@ from tgo_host.upstream_env import UPSTREAM_NAMES  # noqa: E402
 for _name in UPSTREAM_NAMES:
     os.environ.pop(_name, None)
 
-ROOT = Path(__file__).resolve().parent.parent
-PLUGINS = Path(__file__).resolve().parent / "plugins"
-EXAMPLES = ROOT / "plugins_examples"
+from support.paths import EXAMPLES, PLUGINS, ROOT, short_tempdir  # noqa: E402,F401  (re-exported for the tests)
 
 
 @pytest.fixture
 def short_dir():
     """A short temp directory (AF_UNIX paths are limited to 107 bytes)."""
-    path = tempfile.mkdtemp(prefix="tg", dir="/tmp")
+    path = short_tempdir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -14,12 +14,12 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
+from support.net import free_port
+from support.paths import short_tempdir
 
-from composehost import free_port
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
@@ -43,7 +43,7 @@ class PgCluster:
                 raise AssertionError("the postgres user is missing (Debian's postgresql package creates it)")
             pytest.skip("no postgres user")
         self.bin = bin_dir
-        self.dir = tempfile.mkdtemp(prefix="pg", dir="/tmp")
+        self.dir = short_tempdir("pg")
         os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +26,9 @@ import httpx
 import pytest
 
 from conftest import EXAMPLES
-from test_console import TIMEOUT, HostThread, browser  # noqa: F401  (browser is a fixture)
+from support.waiting import wait_until
+from support.console import TIMEOUT, HostThread, browser  # noqa: F401  (browser is a fixture)
+from support.paths import short_tempdir
 from tgo_host.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -119,15 +120,8 @@ class AttackerSite:
         self.thread.join(10)
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_a_cross_site_page_cannot_install_stop_or_send(browser, monkeypatch, caplog):  # noqa: F811
-    workdir = tempfile.mkdtemp(prefix="tga", dir="/tmp")
+    workdir = short_tempdir("tga")
     marker = os.path.join(workdir, "MARKER")
     outbox = os.path.join(workdir, "outbox.jsonl")
     evil = os.path.join(workdir, "src", "evil")

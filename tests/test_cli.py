@@ -11,15 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT, PLUGINS
-
-CLI = [sys.executable, "-m", "tgo_host"]
-
-
-def run_cli(*args, env=None, timeout=20):
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    full_env.update(env or {})
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
-
+from support.cli import CLI, run_cli
 
 def test_help_explains_every_option():
     out = run_cli("run", "--help").stdout

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import grp
 import os
-import re
-import signal
 import stat
 import subprocess
 import sys
@@ -20,60 +18,14 @@ import jwt
 import pytest
 import trio
 
-from conftest import PLUGINS, ROOT, RawClient, wait_registered
+from conftest import PLUGINS, RawClient, wait_registered
+from support.hostprocess import HostProcess, clean_env
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token
 from tgo_host.plugins.listener import SocketPathError, bind_unix_listener, open_dev_tcp_listener
 
 SECRET = "configured-secret-0123456789abcdef0123"
-
-
-# -- helpers: the host as a process -------------------------------------------------------------
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGO_")}
-    env.update(PYTHONPATH=str(ROOT), **extra)
-    return env
-
-
-class HostProcess:
-    """``tgo-host run`` in a subprocess; its log goes to a file the test reads."""
-
-    def __init__(self, short_dir: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.socket = os.path.join(short_dir, "h.sock")
-        self.log_path = os.path.join(short_dir, "host.log")
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tgo_host", "run", "--socket", self.socket, *args],
-            env=env or clean_env(), stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
-        )
-
-    def log(self) -> str:
-        with open(self.log_path) as fh:
-            return fh.read()
-
-    def wait_log(self, pattern: str, timeout: float = 30) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.search(pattern, self.log())
-            if match:
-                return match
-            assert self.proc.poll() is None, f"host exited with {self.proc.returncode}:\n{self.log()}"
-            assert time.monotonic() < deadline, f"{pattern!r} not logged within {timeout} s:\n{self.log()}"
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.log_file.close()
 
 
 @pytest.fixture

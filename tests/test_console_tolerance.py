@@ -15,14 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from urllib.parse import urlparse
 
 import pytest
 
 from conftest import PLUGINS, ROOT
-from test_console import TIMEOUT, HostThread, browser, expect_toast, wait_js  # noqa: F401  (browser: fixture)
+from support.console import TIMEOUT, HostThread, browser, expect_toast, wait_js  # noqa: F401  (browser: fixture)
+from support.paths import short_tempdir
 from tgo_host.settings import Settings
 
 SLOPPY = "test.sloppy"
@@ -30,7 +30,7 @@ SLOPPY = "test.sloppy"
 
 @pytest.fixture(scope="module")
 def sloppy_host(browser):  # noqa: F811
-    workdir = tempfile.mkdtemp(prefix="tgt", dir="/tmp")
+    workdir = short_tempdir("tgt")
     settings = Settings(socket_path=os.path.join(workdir, "h.sock"), http_addr="127.0.0.1:0", shutdown_grace=2.0,
                         render_timeout=3.0, event_timeout=3.0)
     hostthread = HostThread(settings)

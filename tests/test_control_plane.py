@@ -12,7 +12,7 @@ import trio
 import pytest
 
 from conftest import PLUGINS, wait_for, wait_registered
-from test_supervisor import manifest, records  # noqa: F401  (records is a fixture)
+from support.launched import manifest, records  # noqa: F401  (records is a fixture)
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.supervisor import Supervisor

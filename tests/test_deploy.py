@@ -10,13 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 
 from conftest import PLUGINS, ROOT
-from test_supervisor import gone
+from support.waiting import wait_until
+from support.launched import gone, stubborn_plugin
 from tgo_host import notify
 from tgo_host.plugins.supervisor import KILL_WAIT, TERM_WAIT
 
@@ -53,13 +53,6 @@ def kill_recorded(directory: str) -> None:
             pass
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def logged_at(log: str, fragment: str) -> float:
     """The time (epoch seconds) of the host's first log line containing ``fragment``."""
     for line in log.splitlines():
@@ -67,18 +60,6 @@ def logged_at(log: str, fragment: str) -> float:
             stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
             return stamp.timestamp()
     raise AssertionError(f"{fragment!r} not in the host's log:\n{log}")
-
-
-def stubborn_plugin(parent: str) -> str:
-    """A plugin directory (absolute paths) that ignores shutdown and SIGTERM."""
-    directory = os.path.join(parent, "stubborn")
-    os.makedirs(directory)
-    with open(os.path.join(directory, "plugin.yml"), "w") as fh:
-        fh.write(
-            f"id: test.stubborn\nruntime:\n  command: {sys.executable}\n"
-            f"  args: [{PLUGINS / 'lifecycle.py'}, --id, stubborn, --ignore-shutdown, --ignore-term]\n"
-        )
-    return directory
 
 
 # -- sd_notify -------------------------------------------------------------------------

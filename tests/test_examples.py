@@ -19,27 +19,10 @@ import pytest
 import trio
 
 from conftest import EXAMPLES, PLUGINS, wait_for, wait_registered
+from support.examples import CRM, DASHBOARD, IFRAME, IM, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, TOOLS, VISITOR, example
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.wire.errors import RemoteError
-
-CRM, QUICK, TICKETS, DASHBOARD = (
-    "com.example.crm-panel", "com.example.quick-reply", "com.example.ticket-form", "com.example.order-dashboard")
-IFRAME, IM, TOOLS, NODE_ID = (
-    "com.example.crm-iframe", "com.example.custom-im", "com.example.order-tools", "com.example.hello-node")
-RAW_PANEL, RAW_TOOLBAR = "com.example.raw-panel", "com.example.raw-toolbar"
-
-VISITOR = {
-    "visitor_id": "v-1001", "session_id": "s-1", "language": "en",
-    "visitor": {"id": "v-1001", "name": "Alice Chen", "email": "alice@example.com", "metadata": {}},
-    "context": {"current_page": "https://shop.example.com/cart"},
-}
-
-
-def example(plugins, name: str, **env: str):
-    """Start ``plugins_examples/<name>/main.py`` as a subprocess (killed at teardown)."""
-    return plugins.start([sys.executable, str(EXAMPLES / name / "main.py")], **env)
-
 
 def click(action_id: str, **extra):
     return {"event_type": "button_click", "action_id": action_id, "visitor_id": "v-1001", "session_id": "s-1", **extra}

@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from conftest import PLUGINS, RawClient, wait_for
-from test_supervisor import records  # noqa: F401  (records is a fixture)
+from support.launched import records  # noqa: F401  (records is a fixture)
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token
 from tgo_host.plugins.supervisor import Supervisor

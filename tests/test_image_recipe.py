@@ -21,9 +21,9 @@ import time
 import pytest
 import yaml
 
-from composehost import free_port
 from conftest import ROOT
 from pgcluster import pg_cluster  # noqa: F401 - fixture
+from support.net import free_port
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 SNIPPET = ROOT / "deploy" / "docker-compose.tgo-host.yml"

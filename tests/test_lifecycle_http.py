@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from conftest import PLUGINS, wait_for
-from test_supervisor import gone, manifest, records  # noqa: F401  (records is a fixture)
+from support.launched import gone, manifest, records  # noqa: F401  (records is a fixture)
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.supervisor import Supervisor

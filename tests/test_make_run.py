@@ -26,18 +26,13 @@ import urllib.request
 import pytest
 
 from conftest import PLUGINS, ROOT
+from support.net import free_port
 
 DEFAULT_SOCKET = "/var/run/tgo/tgo.sock"
 FIXED = PLUGINS / "fixed_socket_plugin.py"
 GATEWAY_PLUGIN = PLUGINS / "gateway_plugin.py"
 
 pytestmark = pytest.mark.timeout(150)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_plugin(plugins_dir: str, name: str, entrypoint, args: list[str]) -> None:

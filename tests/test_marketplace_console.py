@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from urllib.parse import urlparse
 from functools import partial
 
@@ -13,8 +12,9 @@ import trio
 
 from marketplugins import python_tree
 from marketserver import MarketServer
-from test_console import HostThread, browser  # noqa: F401  (fixture)
-from test_marketplace_fetch import point_at
+from support.console import HostThread, browser  # noqa: F401  (fixture)
+from support.paths import short_tempdir
+from support.market import point_at
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.installer import open_marketplace
@@ -45,7 +45,7 @@ class MarketHostThread(HostThread):
 
 
 def test_install_from_url_then_check_for_update_and_upgrade(browser):  # noqa: F811
-    workdir = tempfile.mkdtemp(prefix="tgm", dir="/tmp")
+    workdir = short_tempdir("tgm")
     with MarketServer(os.path.join(workdir, "srv")) as market:
         settings = Settings(socket_path=os.path.join(workdir, "h.sock"), http_addr="127.0.0.1:0", shutdown_grace=2.0,
                             register_timeout=15.0, managed_plugins_dir=os.path.join(workdir, "managed"))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 
-from marketserver import MarketServer
+from support.market import market, point_at  # noqa: F401  (market is a fixture)
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.sources import manifest_candidates, source_allowed
@@ -21,19 +19,6 @@ author: Example
 build:
   language: python
 """
-
-
-@pytest.fixture
-def market(short_dir):
-    with MarketServer(os.path.join(short_dir, "srv")) as server:
-        yield server
-
-
-def point_at(settings, server: MarketServer) -> None:
-    settings.github_base_url = f"{server.base}/gh"
-    settings.github_raw_base_url = f"{server.base}/files/raw"
-    settings.gitee_base_url = f"{server.base}/gitee"
-    settings.install_sources = [f"{server.base}/"]
 
 
 @pytest.fixture

@@ -7,80 +7,15 @@ import hashlib
 import json
 import os
 import shutil
-from functools import partial
 
-import httpx
 import pytest
 import trio
 
 from conftest import wait_for
 from marketplugins import GATEWAY_READ, GATEWAY_REQUIRED, HERE, hostile_tar, python_tree, tar_gz, zip_bomb
-from marketserver import MarketServer
-from test_marketplace_fetch import point_at
-from test_supervisor import gone
-from tgo_host.api.server import http_service
-from tgo_host.host import Host
-from tgo_host.marketplace.installer import open_marketplace
-from tgo_host.plugins.supervisor import Supervisor
-
-ROOT_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins_examples")
-
-
-@pytest.fixture
-def market(short_dir):
-    with MarketServer(os.path.join(short_dir, "srv")) as server:
-        yield server
-
-
-def market_settings(settings, market, short_dir):
-    settings.http_addr = "127.0.0.1:0"
-    settings.register_timeout = 10.0
-    settings.shutdown_grace = 1.0
-    settings.managed_plugins_dir = os.path.join(short_dir, "managed")
-    point_at(settings, market)
-    return settings
-
-
-async def start_host(nursery, settings):
-    host = Host(settings, services=[http_service], supervisor_factory=partial(Supervisor, settings),
-                marketplace_factory=partial(open_marketplace, settings))
-    await nursery.start(host.serve)
-    return host
-
-
-@pytest.fixture
-async def api(settings, nursery, market, short_dir):
-    host = await start_host(nursery, market_settings(settings, market, short_dir))
-    async with httpx.AsyncClient(base_url=host.http_binds[0], timeout=120) as client:
-        client.host = host
-        yield client
-    host.request_stop()
-
-
-async def install_stream(api, body) -> list[dict]:
-    events = []
-    async with api.stream("POST", "/plugins/install-stream", json=body) as response:
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[len("data: "):]))
-    assert events and events[-1]["stage"] in ("complete", "error"), events
-    assert all(e["stage"] not in ("complete", "error") for e in events[:-1]), events
-    return events
-
-
-def stages(events) -> list[str]:
-    out = []
-    for event in events:
-        if not out or out[-1] != event["stage"]:
-            out.append(event["stage"])
-    return out
-
-
-def managed_entries(api) -> list[str]:
-    root = api.host.settings.managed_plugins_dir
-    return sorted(e for e in os.listdir(root) if not e.startswith(".tgo-installed.db")) if os.path.isdir(root) else []
+from support.launched import gone
+from support.market import api, install_stream, managed_entries, market, stages  # noqa: F401  (api and market are fixtures)
+from support.paths import EXAMPLES
 
 
 def check_gateway_item(item: dict) -> None:
@@ -170,7 +105,7 @@ async def test_node_plugin_with_package_json(api, market, short_dir):
             pytest.fail("node/npm are missing under CI (make test installs nodejs)")
         pytest.skip("node/npm are not installed (make test installs them)")
     tree = os.path.join(short_dir, "src", "node")
-    shutil.copytree(os.path.join(ROOT_EXAMPLES, "hello_node"), tree)
+    shutil.copytree(os.path.join(EXAMPLES, "hello_node"), tree)
     with open(os.path.join(tree, "package.json"), "w") as fh:
         json.dump({"name": "hello-node", "version": "1.0.0", "private": True}, fh)
     market.git_repo("acme/node", tree)

@@ -18,8 +18,8 @@ import pytest
 from conftest import ROOT
 from marketplugins import python_tree
 from marketserver import MarketServer
-from test_openapi import free_port
-from test_supervisor import gone
+from support.launched import gone
+from support.net import free_port
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from functools import partial
@@ -14,7 +13,8 @@ import pytest
 
 from conftest import wait_for
 from marketplugins import python_tree
-from test_marketplace_install import market, market_settings  # noqa: F401  (fixture)
+from support.net import free_port
+from support.market import market, market_settings  # noqa: F401  (market is a fixture)
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.installer import open_marketplace
@@ -62,12 +62,6 @@ class FakeAI:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def open_host(nursery, settings, market, short_dir, ai_url):  # noqa: F811

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from marketplugins import python_tree
-from test_marketplace_install import api, install_stream, managed_entries, market, stages  # noqa: F401  (fixtures)
+from support.market import api, install_stream, managed_entries, market, stages  # noqa: F401  (api and market are fixtures)
 
 
 async def render_text(api) -> str:

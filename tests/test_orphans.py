@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,9 @@ import trio
 
 from conftest import ROOT, wait_for
 from reliability_stats import record
-from test_deploy import stubborn_plugin
-from test_supervisor import MANAGED, Records, gone, manifest, start_host
+from support.net import free_port
+from support.launched import MANAGED, Records, gone, manifest, start_host, stubborn_plugin
 from tgo_host.plugins.stale import state_file_for, start_ticks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from support.net import free_port
 
 PIP = ["-m", "pip", "--disable-pip-version-check", "--no-input"]
 # Building the wheel and installing it with its dependencies takes 1-3 minutes on a loaded machine.
@@ -106,12 +106,6 @@ def test_the_installed_command_helps_checks_and_mints_tokens(installed, short_di
     where = run([str(bin_dir / "python"), "-c", "import tgo_host, tgo_plugin; print(tgo_host.__file__, tgo_plugin.__file__)"],
                 cwd=work, env=env).stdout
     assert str(ROOT) not in where and "site-packages" in where  # the wheel, not this checkout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fetch(url: str) -> tuple[int, str, bytes]:

@@ -16,12 +16,12 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from support.paths import short_tempdir
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "plugins_examples"
@@ -104,7 +104,7 @@ class FakeHost:
     """A listening socket plus the plugin processes started against it."""
 
     def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="t", dir="/tmp")
+        self.dir = short_tempdir("t")
         self.path = os.path.join(self.dir, "h.sock")
         self.procs: list[subprocess.Popen] = []
         self.conns: list[Conn] = []

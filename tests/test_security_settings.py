@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from test_cli import run_cli
+from support.cli import run_cli
 from tgo_host.config import ConfigError, load_settings
 from tgo_host.settings import DEFAULT_INSTALL_SOURCES
 
@@ -98,7 +98,7 @@ def test_check_warns_about_an_open_control_plane():
 def test_cli_configured_admin_token_guards_the_control_plane(short_dir, source):
     """The admin token as operators set it (environment, or a file named in the config), through `tgo-host run`."""
     import httpx
-    from test_configured_security import HostProcess, clean_env
+    from support.hostprocess import HostProcess, clean_env
 
     admin = "admin-" + source.lower()
     env = clean_env()

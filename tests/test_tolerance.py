@@ -8,10 +8,11 @@ rejected (script URLs in every URL position, broken structure).
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import pytest
 
+from support.templates import TEMPLATE_EXAMPLES, act, ui
+from support.gateway import gateway_accepts_capability
 from tgo_host.model import (
     ValidationError,
     action_to_json,
@@ -22,14 +23,6 @@ from tgo_host.model import (
     ui_to_json,
     unstructure,
 )
-
-
-def ui(name: str, **data: Any) -> dict[str, Any]:
-    return {"template": name, "data": data}
-
-
-def act(name: str, **data: Any) -> dict[str, Any]:
-    return {"action": name, "data": data}
 
 
 def parsed(parse, to_json, payload):
@@ -138,8 +131,6 @@ def _with_null(value, path):
 
 def test_null_in_every_scalar_position_of_every_template_renders():
     """The gateway's rule (and #13): null wherever a scalar is shown is accepted and normalised."""
-    from test_models import TEMPLATE_EXAMPLES
-
     checked = 0
     for name, example in TEMPLATE_EXAMPLES.items():
         for path in _scalar_leaves(example):
@@ -300,26 +291,6 @@ def test_structurally_broken_actions_rejected_with_path(payload, path):
 
 
 # -- capabilities: what /plugins lists must satisfy the gateway's schema ------------
-
-
-def gateway_accepts_capability(cap: dict[str, Any]) -> list[str]:
-    """The gateway's re-validation of one listed capability (gateway.md / web-app.md): problems found."""
-    problems = []
-    if not isinstance(cap.get("title"), str):
-        problems.append("title: required string")
-    if not isinstance(cap.get("priority"), int) or isinstance(cap.get("priority"), bool):
-        problems.append("priority: integer")
-    for key in ("width", "height", "min_width", "max_width"):
-        if key in cap and not (isinstance(cap[key], int) and not isinstance(cap[key], bool)):
-            problems.append(f"{key}: integer")
-    for tool in cap.get("tools", []):
-        if not isinstance(tool.get("name"), str) or not isinstance(tool.get("title"), str):
-            problems.append("tools[].name/title: strings")
-        for param in tool.get("parameters", []):
-            values = param.get("enum_values")
-            if values is not None and not all(isinstance(v, str) for v in values):
-                problems.append("enum_values: strings")
-    return problems
 
 
 CAPABILITY_SHAPES = [

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import PLUGINS, RawClient, wait_registered
-from test_tolerance import gateway_accepts_capability
+from support.gateway import gateway_accepts_capability
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import wait_registered
 from conftest import EXAMPLES
-from test_examples import CRM, DASHBOARD, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR, example
+from support.examples import CRM, DASHBOARD, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR, example
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.model import collecting, parse_action, parse_ui, ui_to_json
