@@ -4,27 +4,34 @@
 
     Host.serve                           root nursery (force_stop cancels it)
     ├─ signal watcher                    SIGTERM/SIGINT → graceful stop; second signal → hard stop
-    ├─ memory trimmer                    returns free memory after a burst of connections (memory.py)
-    ├─ process supervisor                (when given) launched plugins: spawn → wait → back off → respawn
+    ├─ memory trimmer                    free memory back after a burst of connections (memory.py)
+    ├─ process supervisor                (with a supervisor_factory) launched plugins: spawn → wait → back off → respawn
     └─ sessions nursery                  the handler nursery: one PluginSession.run per connection
-       ├─ services nursery               extra services: the HTTP API (when enabled), …
-       │  └─ accepting nursery           one accept loop per listener: the Unix socket (+ TCP debug)
-       └─ cascade nursery                once accepting and services are done: `shutdown` to every
-                                         session, while the supervisor waits for its processes
+       ├─ services nursery               ``services``: the HTTP API, marketplace row sync, AI tool sync
+       │  └─ accepting nursery           one accept loop per listener: the Unix socket (+ the TCP debug listener)
+       └─ cascade nursery                after the services: ``shutdown`` to every session, while the
+                                         supervisor waits for its processes (then SIGTERM, then SIGKILL)
 
 The nesting is the shutdown order, as in hypercorn's ``worker_serve``: the
 accept loops start their connections in the sessions nursery (like trio's
 ``serve_listeners(handler_nursery=…)``), so cancelling the accepting
 nursery stops only *new* connections. Graceful stop, in order: cancel the
-accepting nursery (stop accepting plugin connections); give the services a
-drain deadline (in-flight HTTP requests finish or hit it); then the cascade
-sends ``shutdown`` to every plugin concurrently under one grace deadline
-while the supervisor waits for launched processes to exit (then SIGTERM,
-then SIGKILL); then every session is closed, the root nursery cancelled,
-and the listening socket closed and its file removed. A listener whose
-``accept`` fails for a reason other than running out of fds or memory
-ends its loop with :class:`~tgo_host.plugins.listener.ListenerFailed`,
-which stops the host.
+accepting nursery (the HTTP server stops accepting on the same
+:attr:`Host.stopping` event); give the services a drain deadline
+(in-flight HTTP requests finish or hit it); then the cascade sends
+``shutdown`` to every plugin concurrently under one grace deadline while
+the supervisor waits for launched processes to exit; then every session is
+closed, the root nursery cancelled, and the listening socket closed and its
+file removed.
+
+A session is one task (its body reads frames) with two children, the
+writer and the registration watch, which becomes the heartbeat once the
+plugin registers (:mod:`.plugins.session`); requests to plugins run in the
+callers' tasks, in no task of this tree (:mod:`.wire.connection`).
+
+A listener whose ``accept`` fails for a reason other than running out of
+fds or memory ends its loop with
+:class:`~tgo_host.plugins.listener.ListenerFailed`, which stops the host.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """One connected plugin, from accept to close.
 
-:meth:`PluginSession.run` is the connection's supervised task. Its nursery::
+:meth:`PluginSession.run` is the connection's supervised task::
 
-    PluginSession.run
-    ├─ RpcConnection.run      reader (frames → responses/requests) + writer task
-    ├─ registration watch     no ``register`` within the deadline → close
-    └─ heartbeat              ``ping`` every N s; no answer → close
+    PluginSession.run         its own body runs RpcConnection.run: the read loop (frames → responses/requests)
+    ├─ writer task            (RpcConnection's nursery) every queued frame in one send_all
+    └─ registration watch     no ``register`` within the deadline → close; once registered the
+                              same task is the heartbeat: ``ping`` every N s, no answer → close
+
+The heartbeat's ``ping`` is an ordinary request (:meth:`PluginSession.call`)
+waiting in the heartbeat task, under the ``ping_timeout`` deadline.
 
 Requests to the plugin run in no task of this tree: :meth:`PluginSession.call`
 waits in the caller's task, in a cancel scope whose deadline is the method

@@ -14,15 +14,17 @@ closes each of its gaps:
 * non-object JSON, batches, invalid UTF-8 and missing ``jsonrpc`` are answered
   with ``-32700``/``-32600`` (``id: null``) and the connection stays up;
 * broken framing (an oversized length) closes this connection only;
-* every send goes through the transport's single writer task.
+* sends never race: frames are queued for the transport's single writer
+  task; only a lone request finding the writer idle is first offered to
+  the socket without blocking (what the kernel does not take is queued).
 
 Who waits where::
 
-    caller's task                         RpcConnection.run (one per connection)
+    caller's task                         RpcConnection.run (in the session's task)
     ─────────────                         ──────────────────────────────────────
     request(method, params, timeout)      ├─ writer task     queued frames → one send_all
       send frame  ───────────────────────►│
-      with trio.move_on_after(timeout):   └─ read loop       frame → entry by id → resolve
+      with trio.move_on_after(timeout):   └─ read loop       (run's own body) frame → entry by id → resolve
           await answered.wait()  ◄──────────── answered.set() (or close(): every entry at once)
       finally: remove the entry
 
