@@ -18,7 +18,7 @@ from support.market import market, market_settings  # noqa: F401  (market is a f
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.installer import open_marketplace
-from tgo_host.marketplace.toolsync import attach_toolsync
+from tgo_host.marketplace.toolsync import ToolSync
 from tgo_host.plugins.supervisor import Supervisor
 
 TOOLS = [
@@ -73,8 +73,7 @@ async def open_host(nursery, settings, market, short_dir, ai_url):  # noqa: F811
     settings.ai_sync_max_delay = 0.5
     settings.ai_tool_sync_grace = 5.0
     host = Host(settings, services=[http_service], supervisor_factory=partial(Supervisor, settings),
-                marketplace_factory=partial(open_marketplace, settings))
-    attach_toolsync(host)
+                marketplace_factory=partial(open_marketplace, settings), toolsync_factory=partial(ToolSync, settings))
     await nursery.start(host.serve)
     return host
 

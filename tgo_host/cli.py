@@ -25,7 +25,7 @@ from .marketplace.installer import Marketplace, open_marketplace
 from .marketplace.pgstore import open_postgres_store
 from .marketplace.rowsync import rowsync_service
 from .marketplace.store import StoreError
-from .marketplace.toolsync import attach_toolsync
+from .marketplace.toolsync import ToolSync
 from .netaddr import serves_off_loopback
 from .plugins.supervisor import Supervisor
 from .settings import Settings
@@ -272,14 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         services.append(rowsync_service)
     elif settings.managed_plugins_dir:
         marketplace = partial(open_marketplace, settings)
+    if settings.http_addr != "off":
+        services.append(http_service)
     host = Host(
         settings, secret=secret, http_token=http_token, admin_token=admin_token, services=services,
         supervisor_factory=partial(Supervisor, settings), marketplace_factory=marketplace,
+        toolsync_factory=partial(ToolSync, settings) if settings.ai_service_url else None,
     )
-    if settings.ai_service_url:
-        attach_toolsync(host)
-    if settings.http_addr != "off":
-        host.services.append(http_service)
     try:
         trio.run(lambda: host.serve(handle_signals=True))
     except BaseException as exc:  # noqa: BLE001 - only start-up failures are handled; the rest re-raised

@@ -45,6 +45,8 @@ import trio
 
 from . import notify
 from .marketplace.installer import Marketplace
+from .marketplace.store import InstalledRecord
+from .marketplace.toolsync import ToolSync, toolsync_service
 from .memory import return_memory_after_bursts
 from .plugins.dispatch import Dispatcher
 from .model import RegisterParams
@@ -88,6 +90,7 @@ Service = Callable[["Host", trio.TaskStatus[Any]], Awaitable[None]]
 
 SupervisorFactory = Callable[[Registry[PluginSession]], Supervisor]
 MarketplaceFactory = Callable[[Supervisor], Marketplace]
+ToolSyncFactory = Callable[[Registry[PluginSession]], ToolSync]
 
 
 class Host:
@@ -107,6 +110,10 @@ class Host:
       (``partial(open_marketplace, settings)``): it restores its records
       before the supervisor launches anything, and binds a plugin that
       registers with an installed plugin's id to that plugin's project.
+    - ``toolsync_factory`` builds the announcer of plugins' MCP tools to the
+      AI service from the registry (``partial(ToolSync, settings)``); its
+      service runs first among the services, and an uninstall through the
+      marketplace removes that plugin's tools at once.
     - ``check_registration`` replaces the dev-token policy built from
       ``secret`` (who may register); the ids reserved for launched plugins,
       the connection limit and the marketplace's binding still apply.
@@ -123,6 +130,7 @@ class Host:
         secret: str | None = None,
         supervisor_factory: SupervisorFactory | None = None,
         marketplace_factory: MarketplaceFactory | None = None,
+        toolsync_factory: ToolSyncFactory | None = None,
         http_token: str | None = None,
         admin_token: str | None = None,
     ) -> None:
@@ -136,7 +144,11 @@ class Host:
                 raise ValueError("a marketplace installs launched plugins: it needs a supervisor_factory too")
             self.marketplace = marketplace_factory(self.supervisor)
             self.supervisor.before_launch = self.marketplace.restore
-        self.services = list(services or [])
+        self.toolsync = toolsync_factory(self.registry) if toolsync_factory is not None else None
+        self.services: list[Service] = [toolsync_service] if self.toolsync is not None else []
+        self.services += services or []
+        if self.toolsync is not None and self.marketplace is not None:
+            self.marketplace.listeners.append(self._forget_tools)
         self.registration_policy: RegistrationCheck = check_registration or RegistrationPolicy(
             secret, max_ttl=settings.dev_token_max_ttl
         )
@@ -280,6 +292,11 @@ class Host:
         if self.marketplace is not None:
             return self.marketplace.bind_registration(grant, params)
         return grant
+
+    def _forget_tools(self, event: str, record: InstalledRecord) -> None:
+        """An uninstalled plugin's tools leave the AI service at once (not at its next sync)."""
+        if event == "removed" and self.toolsync is not None:
+            self.toolsync.forget(record.plugin_id)
 
     def _burst_drained(self) -> bool:
         """Whether many connections closed, or buffered bytes fell far from their peak, since the last check."""

@@ -221,13 +221,3 @@ async def toolsync_service(host: Any, task_status: trio.TaskStatus[None] = trio.
         await host.stopping.wait()
         nursery.cancel_scope.cancel()
 
-
-def attach_toolsync(host: Any, transport: httpx.AsyncBaseTransport | None = None) -> ToolSync:
-    """Create ``host.toolsync`` from ``host.settings`` and add its service; uninstalls remove tools at once."""
-    sync = ToolSync(host.settings, host.registry, transport)
-    host.toolsync = sync
-    host.services.append(toolsync_service)
-    marketplace = getattr(host, "marketplace", None)
-    if marketplace is not None:
-        marketplace.listeners.append(lambda event, record: sync.forget(record.plugin_id) if event == "removed" else None)
-    return sync
