@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import signal
 from functools import partial
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import trio
 
@@ -76,9 +76,6 @@ from .plugins.supervisor import Supervisor
 from .wire.budget import BufferBudget
 from .wire.messages import SERVER_ERROR
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from .marketplace.toolsync import ToolSync
 
 log = logging.getLogger("tgo_host")
 
@@ -157,7 +154,6 @@ class Host:
         self.http_binds: list[str] = []
         self.http_token = http_token  # bearer token required by the HTTP API, when set
         self.admin_token = admin_token  # token required by the control-plane routes, when set
-        self.toolsync: ToolSync | None = None  # MCP tools announced to the AI service (set by attach_toolsync)
         self.dev_tcp_address: tuple[str, int] | None = None
         self.listeners: list[trio.socket.SocketType] = []  # the listening sockets, once serve() has opened them
         self.ready = False
