@@ -111,9 +111,9 @@ class PluginCatalog:
         return plugin
 
     def _of_process(self, pid: int) -> ManagedPlugin | None:
-        """The plugin whose running process is ``pid`` or leads ``pid``'s process group."""
+        """The plugin whose running (or just spawned) process is ``pid`` or leads ``pid``'s process group."""
         for plugin in self._plugins.values():
-            proc = plugin.process
-            if proc is not None and same_process_group(pid, proc.pid):
+            leader = plugin.leader_pid
+            if leader is not None and same_process_group(pid, leader):
                 return plugin
         return None

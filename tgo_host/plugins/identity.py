@@ -75,9 +75,10 @@ def owner_of(supervisor: Supervisor, plugin_id: str) -> ManagedPlugin | None:
 
 
 def _launched_by(plugin: ManagedPlugin, applicant: Applicant) -> bool:
-    """Whether ``applicant`` comes from ``plugin``'s running process (or its process group) over the Unix socket."""
+    """Whether ``applicant`` comes from ``plugin``'s running (or just spawned) process or its process group, over the Unix socket."""
     proc = plugin.process
+    leader = plugin.leader_pid
     peer = applicant.peer
-    if proc is None or proc.returncode is not None or peer.transport != "unix" or not peer.pid:
+    if leader is None or (proc is not None and proc.returncode is not None) or peer.transport != "unix" or not peer.pid:
         return False
-    return same_process_group(peer.pid, proc.pid)
+    return same_process_group(peer.pid, leader)

@@ -29,7 +29,6 @@ import queue
 import signal
 import subprocess
 import threading
-from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
 import trio
@@ -142,13 +141,18 @@ class LaunchedProcess:
             os.close(pidfd)
 
 
-async def launch(argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> LaunchedProcess:
+async def launch(
+    argv: Sequence[str], *, cwd: str, env: Mapping[str, str], on_pid: Callable[[int], None] | None = None,
+) -> LaunchedProcess:
     """Start ``argv`` in its own session, stdin from /dev/null, stdout/stderr piped, dying with the host.
 
     Raises the ``OSError`` of ``pipe``/``fork``/``exec`` (EMFILE, ENOENT, …).
     Once started the process is returned even if the caller was cancelled
     meanwhile (the next checkpoint delivers the cancellation), so the caller
-    always owns what was started.
+    always owns what was started. ``on_pid`` is called with the new pid on
+    the spawning thread the moment ``exec`` succeeded, before this returns
+    (a busy host may resume the caller only after the process has already
+    connected); it must be thread-safe, and an exception from it is logged.
     """
     out_r, out_w = os.pipe()
     try:
@@ -158,17 +162,26 @@ async def launch(argv: Sequence[str], *, cwd: str, env: Mapping[str, str]) -> La
         os.close(out_w)
         raise
     try:
-        spawn = partial(
-            subprocess.Popen,
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out_w,
-            stderr=err_w,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
-            preexec_fn=_die_with_host(os.getpid()),
-        )
+        host_pid = os.getpid()
+
+        def spawn() -> subprocess.Popen[bytes]:
+            popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+                preexec_fn=_die_with_host(host_pid),
+            )
+            if on_pid is not None:
+                try:
+                    on_pid(popen.pid)
+                except Exception:  # the process is started: it must reach its owner whatever on_pid does
+                    log.exception("launch: on_pid failed for pid %d", popen.pid)
+            return popen
+
         future = _spawner.submit(spawn)
         popen = await trio.to_thread.run_sync(future.result)
     except BaseException:

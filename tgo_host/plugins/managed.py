@@ -97,6 +97,7 @@ class ManagedPlugin:
         self.updated_at = manifest.modified_at()
         self.logs: deque[str] = deque(maxlen=log_lines)
         self.process: LaunchedProcess | None = None
+        self._spawned_pid: int | None = None  # from the spawning thread, until `process` is set
         self.autostart = True  # launched when the supervisor starts (a plugin stopped on purpose is not)
         self.control = Control()  # the supervisor's
         self._run_lines = 0  # output lines of the current run
@@ -144,6 +145,22 @@ class ManagedPlugin:
         self.session = None
         self._run_session = None
         self._run_lines = 0
+        self._spawned_pid = None
+
+    def note_spawned(self, pid: int) -> None:
+        """The pid of the process just started, before :attr:`process` is set (called on the spawning thread)."""
+        self._spawned_pid = self.pid = pid
+
+    def run_spawned(self, proc: LaunchedProcess) -> None:
+        """The new process is started: it is :attr:`process` from now on."""
+        self.process, self.pid, self.started_at = proc, proc.pid, now_iso()
+        self._spawned_pid = None
+
+    @property
+    def leader_pid(self) -> int | None:
+        """The pid of its running process (which leads its process group), known from the moment it is spawned."""
+        proc = self.process
+        return proc.pid if proc is not None else self._spawned_pid
 
     def registered_as(self, session: PluginSession) -> None:
         """A session from its process registered: status ``"running"`` (if it was starting)."""
@@ -168,6 +185,7 @@ class ManagedPlugin:
     def supervision_ended(self) -> None:
         """Its supervision task ends: no process, no session; ``"stopped"`` unless it ended in ``"error"``."""
         self.pid = None
+        self._spawned_pid = None
         self.registered = False
         self.session = None
         if self._status in (PluginStatus.STARTING, PluginStatus.RUNNING):  # cancelled (host hard stop)

@@ -24,7 +24,7 @@ import trio
 from ..settings import Settings
 from .confinement import confine
 from .launch import LaunchedProcess, launch
-from .managed import ManagedPlugin, PluginStatus, now_iso
+from .managed import ManagedPlugin, PluginStatus
 from .manifest import ManifestError
 from .process_watch import plugin_env, watch_to_exit
 from .processes import describe_exit, signal_group
@@ -132,8 +132,8 @@ class Supervision:
         argv, cwd, extra_env = plugin.manifest.command()
         env = plugin_env(self.settings.socket_path, extra_env)
         plugin.run_starting()
-        proc = await launch(argv, cwd=cwd, env=env)
-        plugin.process, plugin.pid, plugin.started_at = proc, proc.pid, now_iso()
+        proc = await launch(argv, cwd=cwd, env=env, on_pid=plugin.note_spawned)  # its first connection may come first
+        plugin.run_spawned(proc)
         self.records.add(plugin.id, proc.pid)
         log.info("started plugin %s pid %d: %s (cwd %s)", plugin.id, proc.pid, " ".join(argv), cwd)
         return proc
