@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import trio
 
-from conftest import wait_for
+from support.waiting import wait_for
 
 MARGIN = 1.0  # what "answered within its deadline" allows beyond render_timeout
 

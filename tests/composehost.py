@@ -14,8 +14,8 @@ import time
 
 import httpx
 
-from conftest import ROOT
 from support.net import free_port
+from support.paths import ROOT
 
 SECRET = "compose-test-secret-key-of-32-bytes-or-more"
 

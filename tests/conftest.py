@@ -5,16 +5,13 @@ Helpers that only some test modules share live in ``tests/support/`` (its ``__in
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import trio
 
 from tgo_host.settings import Settings
 
@@ -27,7 +24,10 @@ from tgo_host.upstream_env import UPSTREAM_NAMES  # noqa: E402
 for _name in UPSTREAM_NAMES:
     os.environ.pop(_name, None)
 
-from support.paths import EXAMPLES, PLUGINS, ROOT, short_tempdir  # noqa: E402,F401  (re-exported for the tests)
+from support.paths import EXAMPLES, PLUGINS, ROOT, short_tempdir  # noqa: E402,F401
+from support.rawclient import RawClient  # noqa: E402,F401
+from support.waiting import wait_for, wait_registered  # noqa: E402,F401
+# (re-exported: tests import these from ``support``; a module still importing them from conftest keeps working)
 
 
 @pytest.fixture
@@ -113,67 +113,6 @@ def plugins(settings, short_dir):
     p = Plugins(settings.socket_path, short_dir)
     yield p
     p.kill_all()
-
-
-async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    with trio.move_on_after(timeout):
-        while not predicate():
-            await trio.sleep(interval)
-        return
-    raise AssertionError(f"condition not met within {timeout} s: {getattr(predicate, '__doc__', None) or predicate}")
-
-
-async def wait_registered(host, *plugin_ids: str, timeout: float = 10.0) -> None:
-    def registered():
-        ids = {s.plugin_id for s in host.registry.all_sessions()}
-        return all(p in ids for p in plugin_ids)
-
-    await wait_for(registered, timeout)
-
-
-class RawClient:
-    """A plugin-side raw socket client for protocol tests."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    @classmethod
-    async def connect(cls, path: str) -> "RawClient":
-        return cls(await trio.open_unix_socket(path))
-
-    async def send_raw(self, data: bytes) -> None:
-        await self.stream.send_all(data)
-
-    async def send_frame(self, payload: bytes) -> None:
-        await self.stream.send_all(struct.pack(">I", len(payload)) + payload)
-
-    async def send(self, obj) -> None:
-        await self.send_frame(json.dumps(obj).encode())
-
-    async def recv(self, timeout: float = 5.0):
-        """Next frame as JSON; None at EOF; raises TooSlow after ``timeout``."""
-        with trio.fail_after(timeout):
-            while True:
-                if len(self.buffer) >= 4:
-                    (n,) = struct.unpack(">I", self.buffer[:4])
-                    if len(self.buffer) >= 4 + n:
-                        frame, self.buffer = self.buffer[4 : 4 + n], self.buffer[4 + n :]
-                        return json.loads(frame)
-                data = await self.stream.receive_some(65536)
-                if not data:
-                    return None
-                self.buffer += data
-
-    async def register(self, plugin_id: str = "raw", **extra):
-        params = {"id": plugin_id, "name": plugin_id, "version": "1.0",
-                  "capabilities": [{"type": "visitor_panel", "title": "Raw", "priority": 1}], **extra}
-        await self.send({"jsonrpc": "2.0", "id": 1, "method": "register", "params": params})
-        return await self.recv()
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
 
 
 @pytest.fixture

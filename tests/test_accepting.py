@@ -16,7 +16,7 @@ import textwrap
 import pytest
 import trio
 
-from conftest import RawClient
+from support.rawclient import RawClient
 from tgo_host.cli import held
 from tgo_host.host import Host
 from tgo_host.plugins.listener import ListenerFailed

@@ -25,10 +25,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from conftest import EXAMPLES
+from support.console import browser, HostThread, TIMEOUT  # noqa: F401  (browser is a fixture)
+from support.paths import EXAMPLES, short_tempdir
 from support.waiting import wait_until
-from support.console import TIMEOUT, HostThread, browser  # noqa: F401  (browser is a fixture)
-from support.paths import short_tempdir
 from tgo_host.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)

@@ -18,7 +18,9 @@ import pytest
 import trio
 
 from chaoslib import Traffic, rss_bytes
-from conftest import PLUGINS, RawClient, wait_for, wait_registered
+from support.paths import PLUGINS
+from support.rawclient import RawClient
+from support.waiting import wait_for, wait_registered
 from reliability_stats import record
 from tgo_host.api.server import http_service
 from tgo_host.host import Host

@@ -31,7 +31,9 @@ import pytest
 import trio
 
 from chaoslib import MARGIN, Traffic, open_fds
-from conftest import PLUGINS, RawClient, wait_for, wait_registered
+from support.paths import PLUGINS
+from support.rawclient import RawClient
+from support.waiting import wait_for, wait_registered
 from reliability_stats import record
 from tgo_host.api.server import http_service
 from tgo_host.host import Host

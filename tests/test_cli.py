@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, PLUGINS
 from support.cli import CLI, run_cli
+from support.paths import PLUGINS, ROOT
 
 def test_help_explains_every_option():
     out = run_cli("run", "--help").stdout

@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from composehost import SECRET, ComposeHost, compose_environment, process_environment
-from conftest import PLUGINS
+from support.paths import PLUGINS
 from tgo_host.config import ConfigError, load_settings, read_secret
 from tgo_host.settings import Settings
 from tgo_host.upstream_env import compose_trusted_networks, connected_private_networks, upstream_values

@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from composehost import ComposeHost, compose_environment
-from conftest import PLUGINS
+from support.paths import PLUGINS
 from pgcluster import pg_cluster  # noqa: F401 - fixture
 from tgo_host.marketplace.pgstore import PostgresStore, StoreUnavailable, libpq_url, redacted
 from tgo_host.marketplace.store import InstalledRecord

@@ -18,8 +18,10 @@ import jwt
 import pytest
 import trio
 
-from conftest import PLUGINS, RawClient, wait_registered
-from support.hostprocess import HostProcess, clean_env
+from support.hostprocess import clean_env, HostProcess
+from support.paths import PLUGINS
+from support.rawclient import RawClient
+from support.waiting import wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token

@@ -26,11 +26,11 @@ import httpx
 import pytest
 import trio
 
-from conftest import EXAMPLES, PLUGINS, ROOT, wait_registered
 from support.console import (  # noqa: F401  (browser, stack and page are fixtures)
     TIMEOUT, HostThread, browser, expect_toast, open_workspace, page, panel, scope_test_plugins, stack, toast_texts, wait_js,
 )
-from support.paths import short_tempdir
+from support.paths import EXAMPLES, PLUGINS, ROOT, short_tempdir
+from support.waiting import wait_registered
 from tgo_host.api.console import ClientQueue
 from tgo_host.api.server import http_service
 from tgo_host.plugins.auth import mint_dev_token

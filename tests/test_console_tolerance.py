@@ -20,9 +20,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import PLUGINS, ROOT
-from support.console import TIMEOUT, HostThread, browser, expect_toast, wait_js  # noqa: F401  (browser: fixture)
-from support.paths import short_tempdir
+from support.console import browser, expect_toast, HostThread, TIMEOUT, wait_js  # noqa: F401  (browser: fixture)
+from support.paths import PLUGINS, ROOT, short_tempdir
 from tgo_host.settings import Settings
 
 SLOPPY = "test.sloppy"

@@ -10,7 +10,7 @@ Chromium, through test_console's fixtures.
 
 from __future__ import annotations
 
-from support.console import browser, open_workspace, page, panel, stack, wait_js, expect_toast  # noqa: F401  (fixtures)
+from support.console import browser, expect_toast, open_workspace, page, panel, stack, wait_js  # noqa: F401  (fixtures)
 
 WEB = ["key_value", "table", "form", "button", "group", "tabs", "text"]
 EXAMPLE_PANELS = ["com.example.crm-panel", "com.example.order-dashboard", "com.example.ticket-form",

@@ -11,8 +11,9 @@ import httpx
 import trio
 import pytest
 
-from conftest import PLUGINS, wait_for, wait_registered
 from support.launched import manifest, records  # noqa: F401  (records is a fixture)
+from support.paths import PLUGINS
+from support.waiting import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.supervisor import Supervisor

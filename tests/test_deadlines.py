@@ -24,7 +24,8 @@ import httpx
 import pytest
 import trio
 
-from conftest import RawClient, wait_registered
+from support.rawclient import RawClient
+from support.waiting import wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.wire.errors import RequestTimeout

@@ -14,9 +14,9 @@ import sys
 import pytest
 
 
-from conftest import PLUGINS, ROOT
-from support.waiting import wait_until
 from support.launched import gone, stubborn_plugin
+from support.paths import PLUGINS, ROOT
+from support.waiting import wait_until
 from tgo_host import notify
 from tgo_host.plugins.supervisor import KILL_WAIT, TERM_WAIT
 

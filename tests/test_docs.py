@@ -17,7 +17,7 @@ import attrs
 import jsonschema_rs
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 from tgo_host import model
 from tgo_host.api.lifecycle import InstallRequest
 from tgo_host.api.openapi import build_openapi

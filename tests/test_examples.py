@@ -18,8 +18,9 @@ import httpx
 import pytest
 import trio
 
-from conftest import EXAMPLES, PLUGINS, wait_for, wait_registered
-from support.examples import CRM, DASHBOARD, IFRAME, IM, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, TOOLS, VISITOR, example
+from support.examples import CRM, DASHBOARD, example, IFRAME, IM, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, TOOLS, VISITOR
+from support.paths import EXAMPLES, PLUGINS
+from support.waiting import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.wire.errors import RemoteError

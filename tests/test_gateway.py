@@ -22,7 +22,8 @@ import httpx
 import pytest
 import trio
 
-from conftest import PLUGINS, wait_for, wait_registered
+from support.paths import PLUGINS
+from support.waiting import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token

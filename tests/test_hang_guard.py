@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
 HANGING = textwrap.dedent('''
     import time

@@ -9,7 +9,9 @@ import sys
 import pytest
 import trio
 
-from conftest import EXAMPLES, RawClient, wait_for, wait_registered
+from support.paths import EXAMPLES
+from support.rawclient import RawClient
+from support.waiting import wait_for, wait_registered
 from tgo_host.plugins.dispatch import InvalidResult
 from tgo_host.wire.errors import ConnectionLost, RemoteError, RequestTimeout
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import trio
 
-from conftest import wait_for, wait_registered
+from support.waiting import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.auth import GLOBAL, Grant

@@ -12,8 +12,10 @@ import jwt
 import pytest
 import trio
 
-from conftest import PLUGINS, RawClient, wait_for
 from support.launched import records  # noqa: F401  (records is a fixture)
+from support.paths import PLUGINS
+from support.rawclient import RawClient
+from support.waiting import wait_for
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token
 from tgo_host.plugins.supervisor import Supervisor

@@ -21,7 +21,7 @@ import time
 import pytest
 import yaml
 
-from conftest import ROOT
+from support.paths import ROOT
 from pgcluster import pg_cluster  # noqa: F401 - fixture
 from support.net import free_port
 

@@ -7,8 +7,9 @@ import os
 import httpx
 import pytest
 
-from conftest import PLUGINS, wait_for
 from support.launched import gone, manifest, records  # noqa: F401  (records is a fixture)
+from support.paths import PLUGINS
+from support.waiting import wait_for
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.supervisor import Supervisor

@@ -25,8 +25,8 @@ import urllib.request
 
 import pytest
 
-from conftest import PLUGINS, ROOT
 from support.net import free_port
+from support.paths import PLUGINS, ROOT
 
 DEFAULT_SOCKET = "/var/run/tgo/tgo.sock"
 FIXED = PLUGINS / "fixed_socket_plugin.py"

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import EXAMPLES, PLUGINS
+from support.paths import EXAMPLES, PLUGINS
 from tgo_host.plugins.manifest import ManifestError, discover, load_manifest
 
 MANAGED = PLUGINS / "managed"

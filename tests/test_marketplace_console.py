@@ -12,9 +12,9 @@ import trio
 
 from marketplugins import python_tree
 from marketserver import MarketServer
-from support.console import HostThread, browser  # noqa: F401  (fixture)
-from support.paths import short_tempdir
+from support.console import browser, HostThread  # noqa: F401  (fixture)
 from support.market import point_at
+from support.paths import short_tempdir
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.installer import open_marketplace

@@ -11,7 +11,7 @@ import shutil
 import pytest
 import trio
 
-from conftest import wait_for
+from support.waiting import wait_for
 from marketplugins import GATEWAY_READ, GATEWAY_REQUIRED, HERE, hostile_tar, python_tree, tar_gz, zip_bomb
 from support.launched import gone
 from support.market import api, install_stream, managed_entries, market, stages  # noqa: F401  (api and market are fixtures)

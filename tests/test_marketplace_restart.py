@@ -15,7 +15,7 @@ from functools import partial
 import httpx
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 from marketplugins import python_tree
 from marketserver import MarketServer
 from support.launched import gone
@@ -150,7 +150,7 @@ async def test_restore_rolls_back_half_done_work_and_brings_back_an_interrupted_
     """What a killed host can leave: a staging dir, an "installing" record, an upgrade's old copy moved aside."""
     import trio  # noqa: F401  (pytest-trio test)
 
-    from conftest import wait_for
+    from support.waiting import wait_for
     from tgo_host.host import Host
     from tgo_host.marketplace.installer import STORE_FILE, open_marketplace
     from tgo_host.marketplace.store import InstalledRecord, SqliteStore

@@ -11,10 +11,10 @@ from functools import partial
 import httpx
 import pytest
 
-from conftest import wait_for
+from support.waiting import wait_for
 from marketplugins import python_tree
-from support.net import free_port
 from support.market import market, market_settings  # noqa: F401  (market is a fixture)
+from support.net import free_port
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.marketplace.installer import open_marketplace

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from support.templates import TEMPLATE_EXAMPLES, act, ui
+from support.templates import act, TEMPLATE_EXAMPLES, ui
 from tgo_host.model import (
     ACTION_NAMES,
     CAPABILITY_TYPES,

@@ -18,7 +18,8 @@ import orjson
 import pytest
 import trio
 
-from conftest import PLUGINS, wait_registered
+from support.paths import PLUGINS
+from support.waiting import wait_registered
 from reliability_stats import record
 from tgo_host.api.server import http_service
 from tgo_host.host import Host

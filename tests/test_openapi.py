@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from conftest import PLUGINS, ROOT
 from support.net import free_port
+from support.paths import PLUGINS, ROOT
 
 
 @pytest.mark.timeout(360)  # schemathesis over the live API: ~70 s on a loaded machine

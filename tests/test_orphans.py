@@ -20,10 +20,11 @@ import httpx
 import pytest
 import trio
 
-from conftest import ROOT, wait_for
+from support.paths import ROOT
+from support.waiting import wait_for
 from reliability_stats import record
+from support.launched import gone, MANAGED, manifest, Records, start_host, stubborn_plugin
 from support.net import free_port
-from support.launched import MANAGED, Records, gone, manifest, start_host, stubborn_plugin
 from tgo_host.plugins.stale import state_file_for, start_ticks
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from support.net import free_port
+from support.paths import ROOT
 
 PIP = ["-m", "pip", "--disable-pip-version-check", "--no-input"]
 # Building the wheel and installing it with its dependencies takes 1-3 minutes on a loaded machine.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import RawClient, wait_registered
+from support.rawclient import RawClient
+from support.waiting import wait_registered
 
 
 async def test_generated_id_is_plugin_and_eight_hex_digits(host, settings):

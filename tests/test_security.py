@@ -12,7 +12,9 @@ import jwt
 import pytest
 import trio
 
-from conftest import ROOT, RawClient, wait_for, wait_registered
+from support.paths import ROOT
+from support.rawclient import RawClient
+from support.waiting import wait_for, wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.plugins.auth import mint_dev_token

@@ -33,7 +33,8 @@ import pytest
 import trio
 
 from chaoslib import MARGIN, Traffic, http_connections, live_tasks, open_fds, rss_bytes
-from conftest import RawClient, wait_for, wait_registered
+from support.rawclient import RawClient
+from support.waiting import wait_for, wait_registered
 from reliability_stats import record
 from tgo_host.api.server import http_service
 from tgo_host.host import Host

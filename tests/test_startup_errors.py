@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
 CLI = [sys.executable, "-m", "tgo_host", "run"]
 

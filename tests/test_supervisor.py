@@ -17,8 +17,9 @@ from functools import partial
 import pytest
 import trio
 
-from conftest import PLUGINS, wait_for
-from support.launched import MANAGED, gone, manifest, records, start_host  # noqa: F401  (records is a fixture)
+from support.launched import gone, MANAGED, manifest, records, start_host  # noqa: F401  (records is a fixture)
+from support.paths import PLUGINS
+from support.waiting import wait_for
 from tgo_host.api.installed import installed_plugins
 from tgo_host.host import Host
 from tgo_host.plugins.manifest import ManifestError, discover, load_manifest

@@ -11,8 +11,8 @@ import copy
 
 import pytest
 
-from support.templates import TEMPLATE_EXAMPLES, act, ui
 from support.gateway import gateway_accepts_capability
+from support.templates import act, TEMPLATE_EXAMPLES, ui
 from tgo_host.model import (
     ValidationError,
     action_to_json,

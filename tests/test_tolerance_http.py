@@ -12,8 +12,10 @@ import sys
 import httpx
 import pytest
 
-from conftest import PLUGINS, RawClient, wait_registered
 from support.gateway import gateway_accepts_capability
+from support.paths import PLUGINS
+from support.rawclient import RawClient
+from support.waiting import wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 

@@ -18,9 +18,9 @@ import sys
 import httpx
 import pytest
 
-from conftest import wait_registered
-from conftest import EXAMPLES
-from support.examples import CRM, DASHBOARD, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR, example
+from support.examples import CRM, DASHBOARD, example, NODE_ID, QUICK, RAW_PANEL, RAW_TOOLBAR, TICKETS, VISITOR
+from support.paths import EXAMPLES
+from support.waiting import wait_registered
 from tgo_host.api.server import http_service
 from tgo_host.host import Host
 from tgo_host.model import collecting, parse_action, parse_ui, ui_to_json

@@ -10,7 +10,7 @@ import struct
 import pytest
 import trio
 
-from conftest import RawClient
+from support.rawclient import RawClient
 from tgo_host.wire.connection import RpcConnection, request_each
 from tgo_host.wire.errors import Busy, ConnectionLost, InvalidResponse, RemoteError, RequestTimeout
 from tgo_host.wire.framing import FrameDecoder, FrameTooLarge, encode_frame

@@ -2,7 +2,8 @@
 
 - :mod:`.paths`: the repository, the test plugins, the examples; short temp dirs for socket paths
 - :mod:`.net`: a free loopback port
-- :mod:`.waiting`: ``wait_until`` for code outside trio (inside trio: ``conftest.wait_for``)
+- :mod:`.waiting`: ``wait_for`` / ``wait_registered`` inside trio, ``wait_until`` from a plain thread
+- :mod:`.rawclient`: ``RawClient``, a plugin's side of the socket for protocol tests
 - :mod:`.launched`: launched test plugins (manifests, ``records``, ``gone``, a supervising host)
 - :mod:`.market`: the stand-in marketplace server, a host that installs, the install stream
 - :mod:`.console`: headless Chromium, a host in a thread, the example plugins as a stack
@@ -13,5 +14,6 @@
 
 Fixtures defined here (``records``, ``market``, ``api``, ``browser``, ``stack``, ``page``) are
 imported by name into the modules that use them. The fixtures every test can use
-(``settings``, ``host``, ``plugins``, ``short_dir``, ``reap``) stay in ``conftest.py``.
+(``settings``, ``host``, ``plugins``, ``short_dir``, ``reap``) stay in ``conftest.py``; no module
+imports from ``conftest``.
 """
