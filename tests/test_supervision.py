@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import trio
 
-from conftest import wait_for
+from support.waiting import wait_for
 from support.launched import gone, manifest, records, start_host  # noqa: F401  (records is a fixture)
 from tgo_host.plugins import supervision as supervision_module
 from tgo_host.plugins.managed import ManagedPlugin, PluginStatus
