@@ -146,6 +146,11 @@ class ProbeApp:
             raise ValueError("boom after the response began")
         elif path == "/no-answer":
             return
+        elif path == "/bad-header":  # a header value that would split the response
+            await respond(send, 200, b"x", [(b"x-split", b"a\r\nset-cookie: evil=1")])
+        elif path == "/too-long":  # more body than its Content-Length
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"3")]})
+            await send({"type": "http.response.body", "body": b"abcdef"})
         elif path == "/slow":
             self.started.set()
             try:

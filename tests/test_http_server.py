@@ -199,6 +199,18 @@ async def test_app_exception_after_the_response_began_closes_the_connection(serv
     assert b"\r\n7\r\npartial\r\n" in client.received and not client.received.endswith(b"0\r\n\r\n")
 
 
+async def test_app_response_that_would_break_the_framing_is_refused(server):
+    client = await server.client()
+    await client.send(get("/bad-header") + get("/echo?after"))
+    reply = await client.reply()
+    assert reply.status == 500 and "set-cookie" not in reply.headers  # no response splitting
+    assert (await client.reply()).body == b"GET 1.1 /echo q=after"
+    await client.send(get("/too-long"))
+    reply = await client.reply()  # nothing of the broken answer went out: a 500 instead
+    assert reply.status == 500 and reply.headers["connection"] == "close"
+    assert await client.closed_within(3)
+
+
 # -- disconnects and timeouts -----------------------------------------------------------------------------
 
 

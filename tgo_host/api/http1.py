@@ -8,12 +8,17 @@
        └─ HttpConnection.serve     one per TCP connection: h11 parses → app(scope, receive, send) → next request
 
 The app runs in the connection's own task (no task per request); its
-``receive`` reads the socket only when the app asks. What the server
-guarantees, each with a test in ``tests/test_http_server.py``:
+``receive`` reads the socket only when the app asks. h11 parses the requests
+(its strict grammar is the request-smuggling defence); the responses are
+framed here, which is a third of h11's cost per request. Reads and writes
+that can complete at once do, without a trio checkpoint; only a wait does.
+What the server guarantees, each with a test in ``tests/test_http_server.py``:
 
 * a request head larger than ``max_header_bytes`` → 431, a malformed request → 400,
   a declared body larger than ``max_body_bytes`` → 413 (the body is never read);
   each answered with ``Connection: close`` and the connection closed;
+* an app response that would break the framing (a header with CR/LF, a body
+  longer than its ``Content-Length``) is refused before a byte of it is sent: 500;
 * a chunked body is handed to the app as it arrives; past ``max_body_bytes``
   the app gets ``http.disconnect`` and the connection closes after the response;
 * slowloris: a request head must arrive within ``header_timeout`` of its first
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import socket
 import time
 from email.utils import formatdate
@@ -199,57 +205,77 @@ class HttpServer:
         for connection in list(self.live):
             connection.close_if_idle()
 
-    async def serve_connection(self, sock: trio.socket.SocketType, address: Any) -> None:
+    async def serve_connection(self, accepted: trio.socket.SocketType, address: Any) -> None:
         """Serve one accepted connection until it closes; its failures are logged, never raised."""
-        stream = trio.SocketStream(sock)
-        connection = HttpConnection(self, stream, address)
-        self.live.add(connection)
+        sock = socket.socket(fileno=accepted.detach())  # plain non-blocking I/O (see HttpConnection)
+        connection: HttpConnection | None = None
         try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = HttpConnection(self, sock, address)
+            self.live.add(connection)
             await connection.serve()
         except Exception:  # noqa: BLE001 - one connection's failure must not end the server
-            log.exception("HTTP connection from %s failed", connection.peer)
+            log.exception("HTTP connection from %s failed", connection.peer if connection else address)
         finally:
-            self.live.discard(connection)
-            await trio.aclose_forcefully(stream)
+            if connection is not None:
+                self.live.discard(connection)
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
 
 
 class HttpConnection:
-    """One HTTP/1.1 connection: the h11 state machine, the current request's ASGI state, the socket.
+    """One HTTP/1.1 connection: h11 parsing the requests, the current request's ASGI state, the socket.
 
     :meth:`receive` and :meth:`send` are the ASGI callables handed to the app.
+    h11 reads the requests (one ``h11.Connection`` per request, handed the
+    bytes that followed the previous one); responses are framed here
+    (``Content-Length`` as the app gave it, else chunked, close-delimited for
+    HTTP/1.0). The socket is a plain non-blocking one: a read or write that
+    can complete at once does, and only one that cannot waits (``trio.lowlevel.
+    wait_readable`` / ``wait_writable``), under the timeouts of :class:`HttpLimits`.
     """
 
-    def __init__(self, server: HttpServer, stream: trio.SocketStream, address: Any) -> None:
+    def __init__(self, server: HttpServer, sock: socket.socket, address: Any) -> None:
         self.server = server
         self.limits = server.limits
-        self.stream = stream
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+        self.sock = sock
+        self.conn = self._parser()
         self.client = (address[0], address[1]) if isinstance(address, tuple) else None
         try:
-            local = stream.socket.getsockname()
+            local = sock.getsockname()
             self.server_addr: tuple[str, int] | None = (local[0], local[1])
         except OSError:  # the client already reset the connection
             self.server_addr = None
         self.peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         self.broken = False  # the client is gone or misbehaved: no more reads or writes
         self._peer_closed = False  # the client's end of stream (or a reset) was read
+        self._pipelined = False  # the next request's first bytes are already buffered
         self._idle: trio.CancelScope | None = None
         self._reset()
+
+    def _parser(self) -> h11.Connection:
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
 
     def _reset(self) -> None:
         """Forget the previous request's ASGI state."""
         self._method = b""
+        self._http10 = False
         self._body_done = False
         self._body_size = 0
         self._overflow = False
         self._peeked: Any = None
+        self._continue_sent = False
         self._status = 0
         self._headers: Any = ()
         self._started = False  # http.response.start received
-        self._head_sent = False  # the status line and headers are on the wire (or in h11's hands)
+        self._head_sent = False  # the status line and headers are written (or being written)
         self._complete = False
-        self._no_body = False
-        self._close = False  # answer with Connection: close
+        self._no_body = False  # HEAD, 204, 304: body bytes of the app are dropped
+        self._chunked = False
+        self._length: int | None = None  # the response's Content-Length
+        self._sent = 0  # response body bytes sent
+        self._close = False  # answer with Connection: close, then close
 
     def close_if_idle(self) -> None:
         """Close now if waiting for a next request (called when the server drains)."""
@@ -267,61 +293,111 @@ class HttpConnection:
             if not await self._answer(request):
                 await self._close_gracefully()
                 return
-            self.conn.start_next_cycle()
+            leftover, closed = self.conn.trailing_data
+            self.conn = self._parser()
+            if leftover:
+                self.conn.receive_data(leftover)
+            if closed:
+                self.conn.receive_data(b"")
+            self._pipelined = bool(leftover)
             self._reset()
+            if self._pipelined:
+                await trio.lowlevel.checkpoint()  # answering from the buffer: let other tasks run
 
     async def _next_request(self) -> h11.Request | None:
         """The next request's head (from the buffer or the socket); None when the connection should close."""
         limits = self.limits
-        head_deadline: float | None = None
-        if self.conn.trailing_data[0]:  # part of a pipelined request is already here
-            head_deadline = trio.current_time() + limits.header_timeout
+        head_deadline = trio.current_time() + limits.header_timeout if self._pipelined else None
         while True:
             try:
                 event = self.conn.next_event()
             except h11.RemoteProtocolError as exc:
                 status = exc.error_status_hint
-                reason = "request head too large" if status == 431 else f"malformed HTTP request: {exc}"
-                if status == 431:
-                    reason += f" (limit {limits.max_header_bytes} bytes)"
+                reason = (f"request head too large (limit {limits.max_header_bytes} bytes)" if status == 431
+                          else f"malformed HTTP request: {exc}")
                 await self._error_and_close(status, reason)
                 return None
             if event is h11.NEED_DATA:
-                if head_deadline is None:  # idle: wait for the first byte of a request
+                data = self._recv_now()
+                if data is None and head_deadline is None:  # idle: wait for the first byte of a request
                     if self.server.draining:
                         return None
-                    data = None
                     with trio.CancelScope(deadline=trio.current_time() + limits.keep_alive_timeout) as self._idle:
-                        data = await self._receive_some()
+                        data = await self._recv()
                     self._idle = None
                     if data is None:  # idle too long, or the server is draining
                         return None
-                    head_deadline = trio.current_time() + limits.header_timeout
-                else:
-                    data = None
+                elif data is None:
+                    assert head_deadline is not None
                     with trio.move_on_at(head_deadline):
-                        data = await self._receive_some()
+                        data = await self._recv()
                     if data is None:
                         await self._error_and_close(
                             408, f"request head not received within {limits.header_timeout:g} s")
                         return None
+                if head_deadline is None:
+                    head_deadline = trio.current_time() + limits.header_timeout
                 self.conn.receive_data(data)
                 continue
             if type(event) is h11.Request:
                 return event
             return None  # ConnectionClosed: the client closed between requests
 
-    async def _receive_some(self) -> bytes:
-        """Bytes from the socket; ``b""`` at end of stream or on a reset (the client is gone either way)."""
+    # -- the socket ------------------------------------------------------------------------
+
+    def _recv_now(self) -> bytes | None:
+        """Bytes the socket has now (``b""`` at end of stream or on a reset); None if it has none yet."""
         if self._peer_closed:
             return b""
         try:
-            data = await self.stream.receive_some(RECEIVE_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = self.sock.recv(RECEIVE_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:  # reset
             data = b""
         if not data:
             self._peer_closed = True
         return data
+
+    async def _recv(self) -> bytes:
+        """The next bytes from the socket, waiting for them (a checkpoint); ``b""`` when the client is gone."""
+        while True:
+            try:
+                await trio.lowlevel.wait_readable(self.sock)
+            except (trio.ClosedResourceError, OSError):
+                return b""
+            data = self._recv_now()
+            if data is not None:
+                return data
+
+    async def _write(self, data: bytes) -> None:
+        """Send ``data`` within ``write_timeout``; raises :class:`ClientGone` (and breaks the connection) if not."""
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self.broken = True
+            raise ClientGone(f"the client {self.peer} is gone") from exc
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
+        with trio.move_on_after(self.limits.write_timeout):
+            while view:
+                try:
+                    await trio.lowlevel.wait_writable(self.sock)
+                    view = view[self.sock.send(view):]
+                except BlockingIOError:
+                    continue
+                except (OSError, trio.ClosedResourceError) as exc:
+                    self.broken = True
+                    raise ClientGone(f"the client {self.peer} is gone") from exc
+            return
+        self.broken = True
+        log.info("client %s did not read for %g s: dropping the connection", self.peer, self.limits.write_timeout)
+        raise ClientGone(f"the client {self.peer} stopped reading")
+
+    # -- one request -----------------------------------------------------------------------
 
     async def _answer(self, request: h11.Request) -> bool:
         """Run the app for ``request``; whether the connection can carry another request."""
@@ -334,9 +410,13 @@ class HttpConnection:
             head_size += len(name) + len(value) + 4
             if name == b"content-length":
                 length = int(value)  # h11 checked it is digits
-        if request.http_version not in (b"1.1", b"1.0"):
-            await self._error(505, f"HTTP/{request.http_version.decode()} is not supported: use HTTP/1.1")
-            return False
+            elif name == b"connection" and b"close" in value.lower():
+                self._close = True
+        if request.http_version != b"1.1":
+            if request.http_version != b"1.0":
+                await self._error(505, f"HTTP/{request.http_version.decode()} is not supported: use HTTP/1.1")
+                return False
+            self._http10 = self._close = True  # no keep-alive for HTTP/1.0 (as h11)
         if head_size > limits.max_header_bytes:
             await self._error(431, f"request head too large (limit {limits.max_header_bytes} bytes)")
             return False
@@ -371,19 +451,23 @@ class HttpConnection:
             if not await self._body_finished():
                 self._close = True
             await self._error(500, "internal error: the request handler failed")
-            return not self._close and self.conn.our_state is h11.DONE
+            return not self._close
         if not await self._body_finished():
             return False
-        return (not self._close and not self.server.draining
-                and self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE)
+        return not self._close and not self.server.draining
 
     async def _body_finished(self) -> bool:
         """Whether the request body is read to its end, reading and dropping what the app left unread."""
-        if self.conn.their_state is not h11.SEND_BODY:
-            return self.conn.their_state is h11.DONE
-        if self._close or self._overflow or self.conn.they_are_waiting_for_100_continue:
+        state = self.conn.their_state
+        if state is not h11.SEND_BODY:
+            return state is h11.DONE or state is h11.MUST_CLOSE
+        if self._close or self._overflow or self._awaiting_continue():
             return False  # the client may or may not send the body it announced: do not wait for it
         return await self._discard_body()
+
+    def _awaiting_continue(self) -> bool:
+        """The client announced ``Expect: 100-continue`` and has neither sent its body nor been told to."""
+        return self.conn.they_are_waiting_for_100_continue and not self._continue_sent
 
     def _scope(self, request: h11.Request, headers: list[tuple[bytes, bytes]]) -> Scope:
         target = request.target
@@ -396,7 +480,7 @@ class HttpConnection:
         return {
             "type": "http",
             "asgi": ASGI_VERSION,
-            "http_version": "1.1" if request.http_version == b"1.1" else "1.0",
+            "http_version": "1.0" if self._http10 else "1.1",
             "method": request.method.decode("ascii"),
             "scheme": "http",
             "path": path,
@@ -419,8 +503,9 @@ class HttpConnection:
             if not self.broken and not self._overflow:
                 await self._until_disconnect()
             return DISCONNECT
-        if self.conn.they_are_waiting_for_100_continue and not self._head_sent:
-            await self._write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
+        if self._awaiting_continue() and not self._head_sent:
+            await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._continue_sent = True
         while True:
             try:
                 event = self.conn.next_event()
@@ -431,9 +516,10 @@ class HttpConnection:
                 self.broken = True
                 return DISCONNECT
             if event is h11.NEED_DATA:
-                data = None
-                with trio.move_on_after(self.limits.read_timeout):
-                    data = await self._receive_some()
+                data = self._recv_now()
+                if data is None:
+                    with trio.move_on_after(self.limits.read_timeout):
+                        data = await self._recv()
                 if data is None:
                     log.info("request body from %s stalled for %g s: dropping the connection",
                              self.peer, self.limits.read_timeout)
@@ -475,7 +561,7 @@ class HttpConnection:
         while True:
             if buffered > self.limits.max_header_bytes:
                 await trio.sleep_forever()  # enough pipelined input: read no more until this request ends
-            data = await self._receive_some()
+            data = await self._recv()
             self.conn.receive_data(data)
             if not data:
                 return
@@ -502,42 +588,61 @@ class HttpConnection:
             raise ClientGone(f"the client {self.peer} is gone")
         body = message.get("body", b"")
         more = message.get("more_body", False)
-        conn = self.conn
-        out = b""
-        if not self._head_sent:
-            out = self._head()
+        out = b"" if self._head_sent else self._head()
         if body and not self._no_body:
-            out += conn.send(h11.Data(data=body)) or b""
+            if self._chunked:
+                out += b"%x\r\n%s\r\n" % (len(body), body)
+            else:
+                self._sent += len(body)
+                if self._length is not None and self._sent > self._length:
+                    self._close = True
+                    raise RuntimeError(f"response body longer than its Content-Length of {self._length} bytes")
+                out += body
         if not more:
-            out += conn.send(h11.EndOfMessage()) or b""
             self._complete = True
+            if self._chunked:
+                out += b"0\r\n\r\n"
+            elif self._length is not None and self._sent < self._length and not self._no_body:
+                self._close = True  # shorter than announced: the client knows something is wrong once we close
+        self._head_sent = True
         if out:
             await self._write(out)
 
     def _head(self) -> bytes:
-        """The response head of ``http.response.start``, through h11 (which checks it)."""
+        """The status line and headers of ``http.response.start``, framed for this request."""
         status = self._status
-        headers = [*self._headers, (b"date", http_date())]
-        if self._close or self.server.draining or self.conn.they_are_waiting_for_100_continue:
-            self._close = True  # the client may or may not send the body it announced: do not guess
-            headers.append((b"connection", b"close"))
-        data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b"")))
-        self._head_sent = True
-        self._no_body = self._method == b"HEAD" or status in (204, 304)
-        return data or b""
-
-    async def _write(self, data: bytes) -> None:
-        """Send ``data`` within ``write_timeout``; raises :class:`ClientGone` (and breaks the connection) if not."""
-        try:
-            with trio.fail_after(self.limits.write_timeout):
-                await self.stream.send_all(data)
-        except trio.TooSlowError:
-            self.broken = True
-            log.info("client %s did not read for %g s: dropping the connection", self.peer, self.limits.write_timeout)
-            raise ClientGone(f"the client {self.peer} stopped reading") from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self.broken = True
-            raise ClientGone(f"the client {self.peer} is gone") from exc
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise RuntimeError(f"invalid HTTP status {status!r}")
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b""))]
+        for name, value in self._headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                try:
+                    self._length = int(value)
+                except ValueError:
+                    raise RuntimeError(f"invalid Content-Length {value!r}") from None
+            elif lowered == b"transfer-encoding":
+                continue  # the framing is this server's
+            elif lowered == b"connection":
+                if b"close" in value.lower():
+                    self._close = True
+                continue
+            if not _HEADER_NAME.fullmatch(name) or b"\r" in value or b"\n" in value or b"\0" in value:
+                raise RuntimeError(f"invalid response header {name!r}: {value!r}")
+            lines.append(b"%s: %s\r\n" % (name, value))
+        lines.append(b"date: %s\r\n" % http_date())
+        self._no_body = self._method == b"HEAD" or status in (204, 304) or status < 200
+        if self._length is None and status not in (204, 304) and status >= 200:
+            if self._http10:
+                self._close = True  # the body ends where the connection does
+            else:
+                self._chunked = self._method != b"HEAD"
+                lines.append(b"transfer-encoding: chunked\r\n")
+        if self._close or self.server.draining or self._awaiting_continue():
+            self._close = True  # (a client still awaiting 100 may or may not send its body: do not guess)
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
 
     # -- errors and closing ----------------------------------------------------------------
 
@@ -548,21 +653,12 @@ class HttpConnection:
         content_type, body = self.server.error_body(status, message)
         if self._method == b"HEAD":
             body = b""  # no body follows a HEAD answer; an empty length keeps the framing unambiguous
-        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                   (b"date", http_date())]
         if status != 500 or self._close:
             self._close = True
-            headers.append((b"connection", b"close"))
-        try:
-            data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b"")))
-            self._head_sent = True
-            if body:
-                data = (data or b"") + (self.conn.send(h11.Data(data=body)) or b"")
-            data = (data or b"") + (self.conn.send(h11.EndOfMessage()) or b"")
-            self._complete = True
-        except h11.LocalProtocolError:  # h11 will not let us answer in this state
-            self._close = True
-            return
+        data = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\ndate: %s\r\n%s\r\n%s" % (
+            status, REASONS.get(status, b""), content_type, len(body), http_date(),
+            b"connection: close\r\n" if self._close else b"", body)
+        self._head_sent = self._complete = True
         try:
             await self._write(data)
         except ClientGone:
@@ -581,9 +677,10 @@ class HttpConnection:
             except h11.RemoteProtocolError:
                 return False
             if event is h11.NEED_DATA:
-                data = None
-                with trio.move_on_after(self.limits.read_timeout):
-                    data = await self._receive_some()
+                data = self._recv_now()
+                if data is None:
+                    with trio.move_on_after(self.limits.read_timeout):
+                        data = await self._recv()
                 if not data:
                     return False
                 self.conn.receive_data(data)
@@ -600,12 +697,16 @@ class HttpConnection:
             return
         with trio.move_on_after(LINGER):
             try:
-                await self.stream.send_eof()
-                received = 0
-                while received < LINGER_BYTES:
-                    data = await self.stream.receive_some(RECEIVE_SIZE)
-                    if not data:
-                        return
-                    received += len(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
                 return
+            received = 0
+            while received < LINGER_BYTES:
+                data = await self._recv()
+                if not data:
+                    return
+                received += len(data)
+
+
+#: A response header name: an HTTP token.
+_HEADER_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
