@@ -53,6 +53,11 @@ order matters:
     ├── api.server.HttpBindError                       http_bind_failed            (start-up)
     └── api.http1.ClientGone (an OSError)              client_gone                 (the HTTP client went away)
 
+Outside the tree on purpose: ``api.errors.ApiError`` is not a failure but the
+answer itself (a route raises it with its status and type; ``from_exception``
+passes it through), and the plugin SDK (``tgo_plugin``) runs in the plugin's
+process with its own errors.
+
 This module imports nothing of tgo-host: it is below ``wire`` in the import order.
 """
 

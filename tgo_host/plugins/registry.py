@@ -1,7 +1,9 @@
 """The live plugins: who is registered, what each can show, who may see it.
 
 The registry is plain synchronous state owned by the host; sessions add and
-remove themselves. Capabilities are indexed by type and kept sorted by
+remove themselves. It needs of a session only what :class:`Registrant` names
+(id, project, capabilities), so it imports nothing of ``session.py``; the host's
+is a ``Registry[PluginSession]``. Capabilities are indexed by type and kept sorted by
 ``priority`` (smaller first, ties by plugin id) so fan-out needs no sorting.
 Project scoping (the upstream runtime's rule, which the TGO gateway relies on):
 a caller without a project sees every plugin; a caller scoped to project P sees
