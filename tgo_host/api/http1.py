@@ -319,6 +319,10 @@ class HttpConnection:
                 return None
             if event is h11.NEED_DATA:
                 data = self._recv_now()
+                if data is not None and head_deadline is None:
+                    # The next request came before we had to wait for it (the client answers fast):
+                    # let the other connections' tasks run first, or one busy client starves them.
+                    await trio.lowlevel.checkpoint()
                 if data is None and head_deadline is None:  # idle: wait for the first byte of a request
                     if self.server.draining:
                         return None
