@@ -326,6 +326,9 @@ def error_types_in_code() -> set[tuple[int, str]]:
         found |= {(int(s), t) for s, t in re.findall(r'ApiError\(\s*(\d{3}),\s*"([a-z_]+)"', text)}
     app = (ROOT / "tgo_host" / "api" / "app.py").read_text()
     found |= {(int(s), t) for s, t in re.findall(r'(\d{3}): "([a-z_]+)"', app)}  # the generic 404/405
+    from tgo_host.api.server import SERVER_ERROR_TYPES  # what the HTTP server answers itself (api/http1.py)
+
+    found |= set(SERVER_ERROR_TYPES.items())
     found |= {(cls.status_hint, cls.kind) for cls in host_errors() if cls.status_hint is not None}
     return found
 
