@@ -89,7 +89,7 @@ screenshot: install-dev system-deps
 	TGO_SCREENSHOT=$(CURDIR)/docs/console.png $(BIN)/python -m pytest -q \
 		tests/test_console.py -k takes_the_readme_screenshot
 
-# Benchmarks (bench/README.md): ~3 minutes; `make bench BENCH_ARGS=--quick` for a smoke run.
+# Benchmarks (bench/README.md): ~4 minutes; `make bench BENCH_ARGS=--quick` for a smoke run.
 BENCH_ARGS ?=
 bench: install bench-deps
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "make bench: wrk is not installed; the HTTP rows will be skipped (Debian: apt-get install wrk)"
