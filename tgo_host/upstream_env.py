@@ -15,7 +15,9 @@ machine is directly attached to (its container networks), nothing wider.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
+
+from .settings import Settings
 
 #: upstream name → (setting, how the value is turned into the setting's text form)
 UPSTREAM: dict[str, tuple[str, str]] = {
@@ -89,7 +91,7 @@ def connected_private_networks(route_file: str = PROC_ROUTES) -> list[str]:
 
 
 def compose_trusted_networks(
-    environ: Mapping[str, str], settings: Any, *, off_loopback: bool, has_http_token: bool,
+    environ: Mapping[str, str], settings: Settings, *, off_loopback: bool, has_http_token: bool,
     networks: Callable[[], list[str]] = connected_private_networks,
 ) -> list[str] | None:
     """The ``trusted_networks`` implied by an upstream-configured API off loopback; None when none is implied.

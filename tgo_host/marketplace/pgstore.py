@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import trio
 
+from ..settings import Settings
 from .store import COLUMNS, JSON_COLUMNS, InstalledRecord, InstalledStore, StoreError
 
 log = logging.getLogger("tgo_host.marketplace.pgstore")
@@ -273,7 +274,7 @@ def _record(row: tuple[Any, ...]) -> InstalledRecord:
     return InstalledRecord(**values)
 
 
-def open_postgres_store(settings: Any) -> PostgresStore | None:
+def open_postgres_store(settings: Settings) -> PostgresStore | None:
     """The store of ``settings.database_url`` (None when unset), checked and adopted before anything launches.
 
     Reads the rows once (raising :class:`StoreError` when the database cannot

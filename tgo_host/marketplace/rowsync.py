@@ -12,17 +12,36 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Protocol
 
 import trio
 
+from ..plugins.registry import Registry
 from ..plugins.session import PluginSession
+from ..plugins.supervisor import Supervisor
+from .installer import Marketplace
 from .store import StoreError, now_iso
 
 log = logging.getLogger("tgo_host.marketplace.rowsync")
 
 
-async def rowsync_service(host: Any, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+class RowsyncHost(Protocol):
+    """What the service needs of the host (``tgo_host.host.Host``, built with a marketplace)."""
+
+    @property
+    def registry(self) -> Registry[PluginSession]: ...
+
+    @property
+    def stopping(self) -> trio.Event: ...
+
+    @property
+    def marketplace(self) -> Marketplace | None: ...
+
+    @property
+    def supervisor(self) -> Supervisor | None: ...
+
+
+async def rowsync_service(host: RowsyncHost, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """A host service: on each registration of a launched installed plugin, record ``running`` and its pid."""
     send, receive = trio.open_memory_channel[str](math.inf)
 
@@ -41,8 +60,9 @@ async def rowsync_service(host: Any, task_status: trio.TaskStatus[None] = trio.T
         unsubscribe()
 
 
-async def _record_running(host: Any, receive: trio.MemoryReceiveChannel[str]) -> None:
+async def _record_running(host: RowsyncHost, receive: trio.MemoryReceiveChannel[str]) -> None:
     marketplace, supervisor = host.marketplace, host.supervisor
+    assert marketplace is not None and supervisor is not None  # the service runs only with a marketplace
     async for plugin_id in receive:
         record = marketplace.records.get(plugin_id)
         if record is None or plugin_id not in supervisor or record.status == "stopped":

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import trio
@@ -213,10 +213,22 @@ class ToolSync:
                 self._dirty.add(plugin_id)
 
 
-async def toolsync_service(host: Any, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+class SyncedHost(Protocol):
+    """What the service needs of the host (``tgo_host.host.Host``, built with a tool sync)."""
+
+    @property
+    def toolsync(self) -> ToolSync | None: ...
+
+    @property
+    def stopping(self) -> trio.Event: ...
+
+
+async def toolsync_service(host: SyncedHost, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """A host service running ``host.toolsync`` until the host begins stopping."""
+    sync = host.toolsync
+    assert sync is not None  # the host adds this service only with a tool sync
     async with trio.open_nursery() as nursery:
-        await nursery.start(host.toolsync.run)
+        await nursery.start(sync.run)
         task_status.started()
         await host.stopping.wait()
         nursery.cancel_scope.cancel()
