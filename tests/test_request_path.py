@@ -2,8 +2,8 @@
 
 * ``fanout_params`` reads a validated body's fields straight from the JSON:
   the same params as the attrs round trip (``with_raw_visitor(unstructure(body), raw)``);
-* ``HostMetrics.observe`` keeps its labelled children: the exposition counts
-  every observation under the right labels, as ``labels()`` per call did;
+* ``HostMetrics.observe`` adds to plain numbers: the exposition is exactly what
+  prometheus_client's ``Counter``/``Histogram`` give for the same observations;
 * ``collecting`` (a class now) nests and restores the outer collection.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,50 @@ def test_collecting_nests_and_restores_the_outer_collection():
     assert current() is None
     assert [f.message for f in outer] == ["outer", "outer again"]
     assert [f.message for f in inner] == ["inner"]
+
+
+OBSERVATIONS = [
+    ("visitor_panel/render", "ok", 0.002), ("visitor_panel/render", "ok", 0.0005), ("visitor_panel/render", "timeout", 5.0),
+    ("chat_toolbar/event", "ok", 0.0004), ("visitor_panel/render", "plugin_error", 0.1), ("tool/execute", "ok", 31.0),
+    ("visitor_panel/render", "ok", 0.0025), ("chat_toolbar/event", "invalid_result", 0.03), ("visitor_panel/render", "ok", 1e-7),
+]
+
+
+def _prometheus_reference(observations) -> bytes:
+    """The exposition prometheus_client's own classes give for ``observations`` (what HostMetrics used)."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from tgo_host.api.metrics import LATENCY_BUCKETS
+
+    registry = CollectorRegistry(auto_describe=True)
+    requests = Counter("tgo_plugin_requests", "Host→plugin requests by method and outcome", ["method", "outcome"],
+                       registry=registry)
+    latency = Histogram("tgo_plugin_request_seconds", "Host→plugin request latency by method", ["method"],
+                        buckets=LATENCY_BUCKETS, registry=registry)
+    timeouts = Counter("tgo_plugin_timeouts", "Host→plugin requests that hit their deadline", registry=registry)
+    for method, outcome, seconds in observations:
+        requests.labels(method, outcome).inc()
+        latency.labels(method).observe(seconds)
+        if outcome == "timeout":
+            timeouts.inc()
+    return generate_latest(registry)
+
+
+def _without_created_values(text: bytes) -> str:
+    return re.sub(r"^(\S+_created(?:\{[^}]*\})?) \S+$", r"\1 T", text.decode(), flags=re.M)
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, len(OBSERVATIONS)])
+def test_request_stats_expose_what_prometheus_clients_classes_do(count):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tgo_host.api.metrics import _RequestStats
+
+    stats = _RequestStats()
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(stats)
+    for method, outcome, seconds in OBSERVATIONS[:count]:
+        stats.observe(method, outcome, seconds)
+    ours, theirs = generate_latest(registry), _prometheus_reference(OBSERVATIONS[:count])
+    assert _without_created_values(ours) == _without_created_values(theirs)
+    assert ours.count(b"_created") == theirs.count(b"_created")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import bisect
+import math
+import time
+from typing import Any, Callable, Iterator, cast
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import metrics as prometheus_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .hostview import HostView
+
+_go_float = cast(Callable[[float], str], floatToGoString)  # untyped in prometheus_client
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -62,39 +70,91 @@ class _HostCollector(Collector):
             yield removals
 
 
-class HostMetrics:
-    """Request counters and latency histograms fed by the dispatcher's ``observe`` hook.
+class _Series:
+    """One labelled series of request counts and latencies, as plain numbers."""
 
-    The labelled children are looked up once per (method, outcome) and kept:
-    ``labels()`` takes a lock and builds its key on every call, and a fan-out
-    observes once per plugin (bench/README.md, "Request path").
+    __slots__ = ("count", "created", "buckets", "total")
+
+    def __init__(self, bucket_count: int) -> None:
+        self.count = 0.0
+        self.created = time.time()
+        self.buckets = [0.0] * bucket_count
+        self.total = 0.0
+
+
+class _RequestStats(Collector):
+    """``tgo_plugin_requests`` (counter by method and outcome), ``tgo_plugin_request_seconds``
+    (histogram by method) and ``tgo_plugin_timeouts`` (counter), kept as plain numbers.
+
+    An observation is a few additions, no lock: prometheus_client's ``Counter``
+    and ``Histogram`` take a lock per value and check the metric on every call,
+    and a fan-out observes once per plugin (bench/README.md, "Request path").
+    The scrape yields exactly the samples those classes would (``_total``,
+    ``_bucket`` with cumulative counts, ``_count``, ``_sum``, ``_created`` when
+    prometheus_client exports created series); ``tests/test_request_path.py``
+    compares the exposition with theirs. Observed from the event loop only.
     """
+
+    def __init__(self) -> None:
+        self.bounds = [float(b) for b in LATENCY_BUCKETS] + [math.inf]
+        self.le = [_go_float(b) for b in self.bounds]  # the ``le`` labels, as prometheus_client writes them
+        self.requests: dict[tuple[str, str], _Series] = {}  # counts only
+        self.latency: dict[str, _Series] = {}
+        self.timeouts = 0.0
+        self.timeouts_created = time.time()
+
+    def observe(self, method: str, outcome: str, seconds: float) -> None:
+        series = self.requests.get((method, outcome))
+        if series is None:
+            series = self.requests[method, outcome] = _Series(0)
+            if method not in self.latency:
+                self.latency[method] = _Series(len(self.bounds))
+        series.count += 1.0
+        latency = self.latency[method]
+        latency.buckets[bisect.bisect_left(self.bounds, seconds)] += 1.0
+        latency.total += seconds
+        if outcome == "timeout":
+            self.timeouts += 1.0
+
+    def collect(self) -> Iterator[Metric]:
+        created = prometheus_metrics._use_created  # prometheus_client's switch (PROMETHEUS_DISABLE_CREATED_SERIES)
+        requests = Metric("tgo_plugin_requests", "Host→plugin requests by method and outcome", "counter")
+        for (method, outcome), series in list(self.requests.items()):
+            labels = {"method": method, "outcome": outcome}
+            requests.add_sample("tgo_plugin_requests_total", labels, series.count)
+            if created:
+                requests.add_sample("tgo_plugin_requests_created", labels, series.created)
+        yield requests
+        latency = Metric("tgo_plugin_request_seconds", "Host→plugin request latency by method", "histogram")
+        for method, series in list(self.latency.items()):
+            acc = 0.0
+            for le, count in zip(self.le, series.buckets):
+                acc += count
+                latency.add_sample("tgo_plugin_request_seconds_bucket", {"method": method, "le": le}, acc)
+            latency.add_sample("tgo_plugin_request_seconds_count", {"method": method}, acc)
+            latency.add_sample("tgo_plugin_request_seconds_sum", {"method": method}, series.total)
+            if created:
+                latency.add_sample("tgo_plugin_request_seconds_created", {"method": method}, series.created)
+        yield latency
+        timeouts = Metric("tgo_plugin_timeouts", "Host→plugin requests that hit their deadline", "counter")
+        timeouts.add_sample("tgo_plugin_timeouts_total", {}, self.timeouts)
+        if created:
+            timeouts.add_sample("tgo_plugin_timeouts_created", {}, self.timeouts_created)
+        yield timeouts
+
+
+class HostMetrics:
+    """Request counters and latency histograms fed by the dispatcher's ``observe`` hook, and the
+    host's own gauges, on a registry of their own."""
 
     def __init__(self, host: HostView) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "tgo_plugin_requests", "Host→plugin requests by method and outcome", ["method", "outcome"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "tgo_plugin_request_seconds", "Host→plugin request latency by method", ["method"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
-        self.timeouts = Counter("tgo_plugin_timeouts", "Host→plugin requests that hit their deadline", registry=self.registry)
+        self.stats = _RequestStats()
+        self.registry.register(self.stats)
         self.registry.register(_HostCollector(host))
-        # (method, outcome) -> (its request counter, its method's latency histogram)
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def observe(self, plugin_id: str, method: str, outcome: str, seconds: float) -> None:
-        children = self._children.get((method, outcome))
-        if children is None:
-            children = self._children[method, outcome] = (
-                self.requests.labels(method, outcome), self.latency.labels(method),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
-        if outcome == "timeout":
-            self.timeouts.inc()
+        self.stats.observe(method, outcome, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
