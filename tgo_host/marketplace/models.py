@@ -67,7 +67,9 @@ class NodeConfig:
 
 @model
 class BuildConfig:
-    language: Literal["go", "python", "nodejs", "binary"]
+    # The same order as the manifest's (plugins/manifest.py): typing treats the two Literals as one
+    # type, so cattrs' hook (and its "must be one of …" message) is whichever was built first.
+    language: Literal["python", "nodejs", "go", "binary"]
     go: GoConfig | None = None
     python: PythonConfig | None = None
     nodejs: NodeConfig | None = None
