@@ -147,8 +147,7 @@ async def test_in_flight_limit_answers_busy_at_once(settings, nursery, plugins):
 
 async def test_http_bearer_token(settings, nursery, plugins):
     settings.http_addr = "127.0.0.1:0"
-    host = Host(settings, services=[http_service])
-    host.http_token = "s3cret-token"
+    host = Host(settings, services=[http_service], http_token="s3cret-token")
     await nursery.start(host.serve)
     async with httpx.AsyncClient(base_url=host.http_binds[0]) as http:
         assert (await http.get("/healthz")).status_code == 200
@@ -198,8 +197,7 @@ def test_dev_token_command_uses_secret_file(short_dir):
 
 async def test_console_pages_open_but_console_data_needs_the_token(settings, nursery):
     settings.http_addr = "127.0.0.1:0"
-    host = Host(settings, services=[http_service])
-    host.http_token = "s3cret-token"
+    host = Host(settings, services=[http_service], http_token="s3cret-token")
     await nursery.start(host.serve)
     async with httpx.AsyncClient(base_url=host.http_binds[0]) as http:
         for path in ("/console", "/console/gallery", "/console/plugins"):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import trio
 
-from support.waiting import wait_for
 from support.launched import gone, manifest, records, start_host  # noqa: F401  (records is a fixture)
+from support.waiting import wait_for
 from tgo_host.plugins import supervision as supervision_module
 from tgo_host.plugins.managed import ManagedPlugin, PluginStatus
 from tgo_host.plugins.manifest import load_manifest
