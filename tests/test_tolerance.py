@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import orjson
 
 from support.gateway import gateway_accepts_capability
 from support.templates import act, TEMPLATE_EXAMPLES, ui
@@ -385,3 +386,14 @@ def test_fix_up_report_logs_once_per_plugin_and_kind_per_interval(caplog):
         report.record("p1", "visitor_panel/render", [coerced])
     assert len(report.summary("p1")["recent"]) == 10  # bounded
     assert report.summary("nobody") == {"total": 0, "counts": {}, "recent": []}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(2**70, "1180591620717411303424"), (-(2**64), "-18446744073709551616"), (1e30, 1e30), (2**63 - 1, 2**63 - 1)],
+)
+def test_numbers_beyond_64_bits_still_encode(value: object, shown: object) -> None:
+    """An integer JSON can't carry past 64 bits is shown as its digits (noted); a huge float stays a float."""
+    ui = ui_to_json(parse_ui({"template": "key_value", "data": {"items": [{"label": "a", "value": value}]}}))
+    assert ui["data"]["items"][0]["value"] == shown
+    assert orjson.loads(orjson.dumps(ui)) == ui

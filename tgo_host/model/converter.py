@@ -28,7 +28,7 @@ from cattrs.fns import identity
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import ValidationError, join_path
-from .fields import HttpUrl, JSONObject, Open, Scalar
+from .fields import HttpUrl, JSONObject, Open, Scalar, fits_int64
 from .fixups import _SINK
 from .fixups import prefix_since
 from .urls import http_url_problem
@@ -119,9 +119,9 @@ def _primitive_hook(classes: tuple[type, ...], reason: str, nullable: bool = Fal
 
 def _structure_int(value: Any, _: Any) -> Any:
     cls = value.__class__
-    if cls is int:
-        return value
-    if cls is float and value.is_integer():
+    if cls is int or (cls is float and value.is_integer()):
+        if not fits_int64(value):
+            raise ValidationError("", "integer out of the 64-bit range")
         return int(value)
     raise ValidationError("", "expected an integer")
 

@@ -51,6 +51,14 @@ Measure = NewType("Measure", float)
 Width = NewType("Width", object)
 #: A scalar display value: string, number or boolean; null reads as ``""``; objects and arrays are refused.
 Value = NewType("Value", object)
+
+#: The integers JSON encoding (orjson) and the web app's numbers can carry: signed 64-bit.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def fits_int64(value: int | float) -> bool:
+    """Whether ``value`` lies in the signed 64-bit range (an integer outside it cannot be encoded)."""
+    return INT64_MIN <= value <= INT64_MAX
 #: A URL shown as a link or opened on a click: relative, http(s), mailto:, tel: ...
 #: pass; script-capable schemes are refused (see `urls`).
 LinkUrl = NewType("LinkUrl", str)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .converter import converter
 from .errors import ValidationError
-from .fields import Flag, Hint, ImageUrl, LinkUrl, Measure, Text, Value, Width
+from .fields import Flag, Hint, ImageUrl, LinkUrl, Measure, Text, Value, Width, fits_int64
 from .fixups import COERCED, DROPPED, describe_value, note
 from .urls import image_url_problem, is_script_url, link_url_problem
 
@@ -68,9 +68,10 @@ def _flag(value: Any, _: Any) -> bool | None:
 def _measure(value: Any, _: Any) -> int | float | None:
     cls = value.__class__
     if cls is int:
-        return value  # type: ignore[no-any-return]  # the class check is exact (and fast)
+        # the class check is exact (and fast); beyond 64 bits the number is kept as a float
+        return value if fits_int64(value) else float(value)
     if cls is float:
-        return int(value) if value.is_integer() else value
+        return int(value) if value.is_integer() and fits_int64(value) else value
     if cls is str and value == "":
         return None
     note(DROPPED, f"{describe_value(value)} is not a number; left out")
@@ -87,8 +88,11 @@ def _value(value: Any, _: Any) -> Any:
     if value is None:
         return ""
     cls = value.__class__
-    if cls is float and value.is_integer():
+    if cls is float and value.is_integer() and fits_int64(value):
         return int(value)
+    if cls is int and not fits_int64(value):
+        note(COERCED, f"{describe_value(value)} is beyond 64 bits; read as the text {str(value)!r}")
+        return str(value)
     if cls in (str, int, float, bool):
         return value
     raise ValidationError("", "expected a string, number or boolean")
